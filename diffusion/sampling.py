@@ -1,0 +1,108 @@
+"""Guided sampling: classifier-free guidance, one step function (`GaussianDiffusion.step`) and
+one loop for every sampler and step count. The loop is a generator of frames so a UI can stream.
+
+Frames: for k = 0..S-1, frame k holds x_t at the k-th timestep of the (respaced) chain and the
+x0 predicted from it; frame S holds the final sample (as both x and x0). S + 1 frames in all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from .gaussian import SAMPLERS, GaussianDiffusion
+
+MAX_GUIDANCE = 20.0
+
+
+@dataclass
+class Frame:
+    index: int  # 0..S
+    t: int  # the network's timestep (-1 for the final sample)
+    x: torch.Tensor  # x_t, (B, ...)
+    x0: torch.Tensor  # the x0 prediction at this step, (B, ...)
+
+
+@dataclass
+class Trajectory:
+    xs: torch.Tensor  # (S + 1, B, ...): x_T ... x_0
+    x0s: torch.Tensor  # (S + 1, B, ...): x0 predictions; the last is the final sample
+    timesteps: list[int]  # (S + 1,) network timesteps, -1 for the final sample
+
+    @property
+    def samples(self) -> torch.Tensor:
+        return self.xs[-1]
+
+
+def guided_eps(model, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, null_label: int,
+               guidance: float) -> torch.Tensor:
+    """eps = eps_uncond + s (eps_cond - eps_uncond)  (Ho & Salimans, 2022).
+
+    s = 0 is the unconditional model and s = 1 the conditional one: one network call each.
+    Otherwise cond and uncond go through the network as one doubled batch. Rows whose label is
+    already the null label need no guidance, so an all-"random" batch also costs one call.
+    """
+    null = torch.full_like(y, null_label)
+    if guidance == 0 or bool((y == null_label).all()):
+        return model(x, t, null)
+    if guidance == 1:
+        return model(x, t, y)
+    eps_c, eps_u = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])).chunk(2)
+    return eps_u + guidance * (eps_c - eps_u)
+
+
+def check_sampling_args(steps: int, T: int, guidance: float, sampler: str, eta: float) -> None:
+    """ValueError naming the bad value and the allowed range."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+        raise ValueError(f"steps={steps!r} is out of range: allowed 1..{T}")
+    if not (0.0 <= float(guidance) <= MAX_GUIDANCE):
+        raise ValueError(f"guidance={guidance!r} is out of range: allowed 0..{MAX_GUIDANCE:g}")
+    if not (0.0 <= float(eta) <= 1.0):
+        raise ValueError(f"eta={eta!r} is out of range: allowed 0..1")
+
+
+def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],
+                  null_label: int, guidance: float = 1.0, steps: int | None = None,
+                  sampler: str = "ddpm", eta: float = 0.0, clip: bool = True,
+                  generator: torch.Generator | None = None, x_T: torch.Tensor | None = None
+                  ) -> Iterator[Frame]:
+    """Run the reverse process from x_T ~ N(0, I) (or the given x_T) for the labels y (B,),
+    yielding S + 1 frames. `shape` is one sample's shape: (2,) or (1, 28, 28)."""
+    steps = diffusion.num_steps if steps is None else steps
+    check_sampling_args(steps, diffusion.num_steps, guidance, sampler, eta)
+    if generator is None:
+        raise ValueError("pass a torch.Generator: sampling never reads the global RNG")
+    chain = diffusion.respace(steps)
+    x = torch.randn((len(y), *shape), generator=generator) if x_T is None else x_T
+    with torch.inference_mode():
+        for i in reversed(range(chain.num_steps)):
+            t = chain.model_timesteps[i].expand(len(y))
+            eps = guided_eps(model, x, t, y, null_label, guidance)
+            noise = torch.randn(x.shape, generator=generator) if chain.needs_noise(i, sampler, eta) else None
+            out = chain.step(eps, i, x, noise, sampler, eta, clip)
+            yield Frame(chain.num_steps - 1 - i, chain.timesteps[i], x, out.pred_x0)
+            x = out.prev_sample
+        yield Frame(chain.num_steps, -1, x, x)
+
+
+def sample(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],
+           null_label: int, keep_trajectory: bool = True, **kwargs) -> Trajectory:
+    """The whole run, frames gathered into preallocated (S + 1, B, ...) tensors (or, with
+    keep_trajectory=False, only the final sample as a one-frame trajectory)."""
+    xs = x0s = None
+    ts: list[int] = []
+    for f in sample_frames(model, diffusion, y, shape, null_label, **kwargs):
+        if not keep_trajectory:
+            last = f
+            continue
+        if xs is None:
+            n = (kwargs.get("steps") or diffusion.num_steps) + 1
+            xs, x0s = torch.empty((n, *f.x.shape)), torch.empty((n, *f.x.shape))
+        xs[f.index], x0s[f.index] = f.x, f.x0
+        ts.append(f.t)
+    if not keep_trajectory:
+        return Trajectory(last.x[None], last.x0[None], [last.t])
+    return Trajectory(xs, x0s, ts)
