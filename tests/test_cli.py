@@ -1,0 +1,63 @@
+"""The sampling and evaluation command lines on the shipped 2D checkpoint, and their errors."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from diffusion import evaluate, sample
+from diffusion.cli import run
+
+
+def test_sample_points_npy(tmp_path):
+    out = tmp_path / "spiral.npy"
+    assert run(sample.main, ["points", "--label", "spiral", "--guidance", "1", "--steps", "20",
+                             "--sampler", "ddpm", "--n", "50", "--seed", "0", "--out", str(out)]) == 0
+    x = np.load(out)
+    assert x.shape == (50, 2) and x.dtype == np.float32 and np.abs(x).max() <= 1.0 + 1e-6
+
+
+def test_sample_ddim_png_and_reproducible(tmp_path):
+    args = ["points", "--label", "moons", "--guidance", "3", "--steps", "10", "--sampler", "ddim",
+            "--eta", "0.0", "--n", "30", "--seed", "4"]
+    assert run(sample.main, args + ["--out", str(tmp_path / "a.npy")]) == 0
+    assert run(sample.main, args + ["--out", str(tmp_path / "b.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    assert run(sample.main, args + ["--out", str(tmp_path / "a.png")]) == 0
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--label", "circle"], "unknown label 'circle'; allowed: spiral, s_curve, moons, random"),
+    (["--guidance", "25"], "guidance=25.0 is out of range: allowed 0..20"),
+    (["--steps", "0"], "steps=0 is out of range: allowed 1..1000"),
+    (["--steps", "1001"], "steps=1001 is out of range: allowed 1..1000"),
+    (["--n", "0"], "n=0 is out of range: allowed 1..10000"),
+    (["--n", "10001"], "n=10001 is out of range: allowed 1..10000"),
+    (["--sampler", "euler"], "unknown sampler 'euler'; allowed: ddpm, ddim"),
+    (["--out", "x.txt"], "must end in .npy or .png"),
+    (["--checkpoint", "/nonexistent/ck"], "no checkpoint at /nonexistent/ck"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, needle):
+    base = ["points", "--out", str(tmp_path / "x.npy")]
+    assert run(sample.main, base + args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_input_from_a_real_process_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "diffusion.sample", "points", "--steps", "abc",
+                           "--out", str(tmp_path / "x.npy")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "invalid int value: 'abc'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_points_prints_the_table(tmp_path, capsys):
+    assert run(evaluate.main, ["points", "--n", "100", "--steps", "10", "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| spiral |" in out and "| random |" in out and "coverage" in out
+    import json
+    rows = json.loads((tmp_path / "e.json").read_text())
+    assert {r["label"] for r in rows} == {"spiral", "s_curve", "moons", "random"}
+    assert all(r["distance"] < 0.2 for r in rows if r["label"] != "random")

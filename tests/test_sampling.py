@@ -1,0 +1,114 @@
+"""Classifier-free guidance identities, the frame generator, determinism and label dropout."""
+import pytest
+import torch
+
+from conftest import CountingModel
+from diffusion.gaussian import GaussianDiffusion
+from diffusion.sampling import guided_eps, sample, sample_frames
+
+
+@pytest.fixture
+def diffusion():
+    return GaussianDiffusion.from_schedule("cosine", 100)
+
+
+def xty(b=4):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(b, 2, generator=g), torch.full((b,), 50), torch.tensor([0, 1, 2, 0])[:b]
+
+
+def test_guidance_zero_is_unconditional_in_one_call(counting_model):
+    x, t, y = xty()
+    eps = guided_eps(counting_model, x, t, y, null_label=3, guidance=0.0)
+    assert counting_model.calls == 1 and counting_model.rows == 4
+    torch.testing.assert_close(eps, CountingModel()(x, t, torch.full_like(y, 3)))
+
+
+def test_guidance_one_is_conditional_in_one_call(counting_model):
+    x, t, y = xty()
+    eps = guided_eps(counting_model, x, t, y, null_label=3, guidance=1.0)
+    assert counting_model.calls == 1 and counting_model.rows == 4
+    torch.testing.assert_close(eps, CountingModel()(x, t, y))
+
+
+@pytest.mark.parametrize("s", [0.5, 2.0, 7.5])
+def test_guidance_mixes_cond_and_uncond_in_one_batched_call(counting_model, s):
+    x, t, y = xty()
+    eps = guided_eps(counting_model, x, t, y, null_label=3, guidance=s)
+    assert counting_model.calls == 1 and counting_model.rows == 8
+    ref = CountingModel()
+    e_c, e_u = ref(x, t, y), ref(x, t, torch.full_like(y, 3))
+    torch.testing.assert_close(eps, e_u + s * (e_c - e_u))
+
+
+def test_random_label_needs_no_guidance_call(counting_model):
+    x, t, _ = xty()
+    guided_eps(counting_model, x, t, torch.full((4,), 3), null_label=3, guidance=5.0)
+    assert counting_model.calls == 1 and counting_model.rows == 4
+
+
+@pytest.mark.parametrize("sampler,eta", [("ddpm", 0.0), ("ddim", 0.0), ("ddim", 0.7)])
+@pytest.mark.parametrize("steps", [1, 7, 100])
+def test_frames_and_trajectory_agree(diffusion, counting_model, sampler, eta, steps):
+    y = torch.tensor([0, 1, 2])
+    kw = dict(guidance=2.0, steps=steps, sampler=sampler, eta=eta)
+    frames = list(sample_frames(counting_model, diffusion, y, (2,), 3,
+                                generator=torch.Generator().manual_seed(5), **kw))
+    assert len(frames) == steps + 1 and counting_model.calls == steps
+    assert [f.index for f in frames] == list(range(steps + 1))
+    assert frames[0].t == 99 and frames[-1].t == -1
+    traj = sample(counting_model, diffusion, y, (2,), 3, generator=torch.Generator().manual_seed(5), **kw)
+    assert traj.xs.shape == traj.x0s.shape == (steps + 1, 3, 2)
+    for f in frames:
+        assert torch.equal(traj.xs[f.index], f.x) and torch.equal(traj.x0s[f.index], f.x0)
+    assert torch.equal(traj.samples, frames[-1].x)
+
+
+def test_same_seed_is_bit_identical_and_global_rng_untouched(diffusion, counting_model):
+    y = torch.tensor([0, 1, 2, 3])
+    before = torch.get_rng_state()
+    runs = [sample(counting_model, diffusion, y, (1, 28, 28), 3, guidance=3.0, steps=20,
+                   generator=torch.Generator().manual_seed(11)) for _ in range(2)]
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(runs[0].xs, runs[1].xs) and torch.equal(runs[0].x0s, runs[1].x0s)
+    other = sample(counting_model, diffusion, y, (1, 28, 28), 3, guidance=3.0, steps=20,
+                   generator=torch.Generator().manual_seed(12))
+    assert not torch.equal(other.samples, runs[0].samples)
+
+
+def test_sampling_requires_a_generator(diffusion, counting_model):
+    with pytest.raises(ValueError, match="Generator"):
+        list(sample_frames(counting_model, diffusion, torch.tensor([0]), (2,), 3, steps=3))
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(steps=0), "allowed 1..100"), (dict(steps=101), "allowed 1..100"),
+                                    (dict(guidance=-1.0), "allowed 0..20"), (dict(guidance=21.0), "allowed 0..20"),
+                                    (dict(sampler="euler"), "ddpm, ddim"), (dict(eta=2.0), "allowed 0..1")])
+def test_bad_sampling_arguments_name_the_range(diffusion, counting_model, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        sample(counting_model, diffusion, torch.tensor([0]), (2,), 3,
+               generator=torch.Generator().manual_seed(0), **kw)
+
+
+class RecordingModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen_y = None
+
+    def forward(self, x, t, y):
+        self.seen_y = y
+        return x * self.w
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2, 1.0])
+def test_label_dropout_rate_and_no_grad_through_labels(diffusion, p):
+    model = RecordingModel()
+    y = torch.zeros(20_000, dtype=torch.long)
+    loss = diffusion.training_loss(model, torch.zeros(20_000, 2), y, null_label=3, p_uncond=p,
+                                   generator=torch.Generator().manual_seed(0))
+    dropped = (model.seen_y == 3).float().mean().item()
+    assert abs(dropped - p) < 0.01
+    assert set(model.seen_y.unique().tolist()) <= {0, 3}
+    loss.backward()
+    assert model.w.grad is not None and not model.seen_y.requires_grad
