@@ -5,6 +5,8 @@
       for "random": the share of samples on each pattern.
   python -m diffusion.evaluate mnist --guidance 0 1 2 3 5 --n-per-class 100 --steps 100
       per guidance: LeNet accuracy, mean precision/recall/F1, FLD, diversity, time.
+  python -m diffusion.evaluate lenet
+      the judge itself: its accuracy on the 10k real test digits, per digit.
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def points_markdown(rows: list[dict]) -> str:
 
 def build_parser() -> Parser:
     ap = Parser(prog="python -m diffusion.evaluate", description=__doc__.splitlines()[0])
-    ap.add_argument("world", help=f"one of: {', '.join(WORLDS)}")
+    ap.add_argument("world", help=f"one of: {', '.join(WORLDS)}, lenet")
     ap.add_argument("--guidance", type=float, nargs="+", default=None)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--sampler", default="ddpm")
@@ -75,8 +77,17 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.world == "lenet":
+        from .evaluate_mnist import evaluate_lenet
+        table, note, folder = evaluate_lenet(args)
+        print(table)
+        print(note)
+        if args.update_card:
+            from .card import update_card
+            update_card(folder, f"## Evaluation\n\n`python -m diffusion.evaluate lenet`\n\n{table}\n\n{note}")
+        return 0
     if args.world not in WORLDS:
-        raise ValueError(f"unknown world {args.world!r}; allowed: {', '.join(WORLDS)}")
+        raise ValueError(f"unknown world {args.world!r}; allowed: {', '.join(WORLDS)}, lenet")
     sampler = GuidedSampler.load(args.world, args.checkpoint)
     method = args.sampler.lower()
     if args.world == "points":

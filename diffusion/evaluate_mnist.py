@@ -83,6 +83,19 @@ def evaluate_mnist(sampler, args):
     return rows, markdown(rows, floor), note(n, args, floor)
 
 
+def evaluate_lenet(args):
+    """The classifier's own test accuracy: (markdown table, note, checkpoint folder)."""
+    from .data import load_mnist
+    ck = load_checkpoint(args.lenet or default_checkpoint("lenet"), "lenet")
+    x, y = load_mnist("test")
+    pred, _ = classify(ck.model, ((x[:, 0] + 1) / 2).numpy())
+    y = y.numpy()
+    per = [float(np.mean(pred[y == d] == d)) for d in range(10)]
+    table = ("| | all | " + " | ".join(map(str, range(10))) + " |\n|---|---|" + "---|" * 10 + "\n"
+             f"| test accuracy | {np.mean(pred == y):.2%} | " + " | ".join(f"{a:.1%}" for a in per) + " |")
+    return table, f"On the {len(y):,} real MNIST test digits (never used in training).", ck.path
+
+
 def markdown(rows, floor) -> str:
     lines = ["| guidance | sampler | accuracy | precision | recall | F1 | FLD | FLD / floor | diversity | time (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -79,3 +79,64 @@ def png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", size: float = 4.5) -> np.ndarray:
+    """Points x_t with the denoiser's arrows x0_hat - x_t on a grid (see diffusion.field)."""
+    colors = {"unconditional": "#888888", "conditional": "#2a9d8f", "guided": "#e63946"}
+    fig, (ax,) = _figure(size)
+    scatter_ax(ax, points, title)
+    for k in kinds:
+        a = field.arrows[k]
+        ax.quiver(field.points[:, 0], field.points[:, 1], a[:, 0], a[:, 1], color=colors[k],
+                  angles="xy", scale_units="xy", scale=1, width=0.004, alpha=0.8, label=k)
+    if kinds:
+        ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+    fig.tight_layout()
+    return _to_rgb(fig)
+
+
+def metrics_png(xs: list[float], series: dict[str, list[float]], xlabel: str = "guidance scale",
+                title: str = "", size: tuple[float, float] = (6.0, 3.2)) -> np.ndarray:
+    """Two measures against one x axis (left and right y axes): the quality/diversity trade-off,
+    or a training loss curve."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    (n1, v1), *rest = series.items()
+    ax.plot(xs, v1, "o-", color="#1d3557", label=n1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(n1, color="#1d3557")
+    if rest:
+        n2, v2 = rest[0]
+        ax2 = ax.twinx()
+        ax2.plot(xs, v2, "s--", color="#e76f51", label=n2)
+        ax2.set_ylabel(n2, color="#e76f51")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _to_rgb(fig)
+
+
+def loss_png(loss, val_loss, title: str = "", size: tuple[float, float] = (6.0, 3.0)) -> np.ndarray:
+    """Training and held-out loss, (step, value) pairs each, on a log axis."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    for pairs, name, style in ((loss, "training loss (running mean)", "-"), (val_loss, "held-out loss (EMA model)", "o-")):
+        if pairs:
+            s, v = zip(*pairs)
+            ax.plot(s, v, style, ms=3, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("MSE on eps")
+    if loss or val_loss:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _to_rgb(fig)

@@ -53,8 +53,9 @@ class Trainer:
     def __init__(self, task, config: TrainConfig):
         self.task, self.config = task, config
         torch.set_num_threads(config.threads)
-        torch.manual_seed(config.seed)  # only weight init reads global RNG, and only here
-        self.model = task.make_model()
+        with torch.random.fork_rng(devices=[]):  # weight init seeds a private copy of the global RNG
+            torch.manual_seed(config.seed)
+            self.model = task.make_model()
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         decay, no_decay = [], []
         for p in self.model.parameters():

@@ -1,0 +1,214 @@
+"""The cached sampler behind the app: models load lazily and once, results are kept in a bounded
+LRU cache keyed by every input, and sampling streams its frames so a UI can show them as they come.
+
+    >>> engine = Engine()
+    >>> req = engine.request("points", "shipped", "spiral", 2.0, 100, "ddpm", 0.0, 0, 1000)
+    >>> for item in engine.stream(req): ...       # Progress objects, then one Result
+    >>> engine.run(req).samples.shape              # (1000, 2); a second call is a cache hit
+
+Stored frames are what a viewer needs: points as float32 (S + 1, n, 2) in model space, digits as
+uint8 (S + 1, n, 28, 28) (x_t clamped to [-1, 1], then 0..255), which keeps a 64-digit x 1000-step
+run near 100 MB. The final samples are kept exactly, in the public data format.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .api import GuidedSampler, check_world, checkpoint_source
+from .checkpoint import Checkpoint
+from .labels import label_index
+from .sampling import check_sampling_args
+
+SHIPPED = "shipped"
+APP_MAX_N = {"points": 5000, "mnist": 64}  # what the UI offers; the library allows more
+
+
+@dataclass(frozen=True)
+class Request:
+    """Every input that determines a sampling run (and so the cache key)."""
+    world: str
+    model: str
+    label: str
+    guidance: float
+    steps: int
+    sampler: str
+    eta: float
+    seed: int
+    n: int
+
+
+@dataclass
+class Progress:
+    index: int  # frame 0..S
+    total: int  # S + 1
+    t: int
+    x: np.ndarray  # the stored (display) form of x_t, (n, ...)
+    x0: np.ndarray
+
+
+@dataclass
+class Result:
+    request: Request
+    xs: np.ndarray  # (S + 1, n, ...) x_T ... x_0, display form
+    x0s: np.ndarray  # (S + 1, n, ...) x0 predictions, display form
+    timesteps: list[int]
+    samples: np.ndarray  # final samples in the public data format (float32)
+    seconds: float
+    artifacts: dict = field(default_factory=dict)  # files the UI rendered once (png, gif, ...)
+
+    @property
+    def nbytes(self) -> int:
+        return self.xs.nbytes + self.x0s.nbytes + self.samples.nbytes
+
+
+def display(world: str, x: torch.Tensor) -> np.ndarray:
+    """Model-space tensor -> the stored form (see module docstring)."""
+    if world == "points":
+        return x.numpy().astype(np.float32, copy=True)
+    return ((x[:, 0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+class Models:
+    """GuidedSamplers by (world, name): "shipped" loads lazily from checkpoints/ (or the source
+    in $GDE_<WORLD>_CHECKPOINT); trained and uploaded models are registered under new names."""
+
+    def __init__(self):
+        self._models: dict[tuple[str, str], GuidedSampler] = {}
+        self._lock = threading.Lock()
+
+    def get(self, world: str, name: str = SHIPPED) -> GuidedSampler:
+        check_world(world)
+        with self._lock:  # two first requests must not load the same model twice
+            key = (world, name)
+            if key not in self._models:
+                if name != SHIPPED:
+                    raise ValueError(f"unknown model {name!r} for {world}; allowed: "
+                                     f"{', '.join(self.names(world))}")
+                self._models[key] = GuidedSampler.load(world, checkpoint_source(world))
+            return self._models[key]
+
+    def register(self, world: str, name: str, checkpoint: Checkpoint) -> str:
+        check_world(world)
+        if checkpoint.config is None or checkpoint.config.world != world:
+            raise ValueError(f"model {name!r} is not a {world} denoiser")
+        with self._lock:
+            self._models[(world, name)] = GuidedSampler(checkpoint)
+        return name
+
+    def names(self, world: str) -> list[str]:
+        return [SHIPPED] + [n for (w, n) in self._models if w == world and n != SHIPPED]
+
+    def loaded(self, world: str, name: str = SHIPPED) -> bool:
+        return (world, name) in self._models
+
+
+class Engine:
+    def __init__(self, max_results: int = 48, max_bytes: int = 1_500_000_000):
+        self.models = Models()
+        self.max_results, self.max_bytes = max_results, max_bytes
+        self._cache: OrderedDict[Request, Result] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    # -- requests ----------------------------------------------------------------------------
+    def request(self, world: str, model: str, label, guidance, steps, sampler: str, eta, seed, n,
+                max_n: int | None = None) -> Request:
+        """Validate every input (ValueError naming the value and the allowed range) and
+        normalise it: labels as strings, samplers lower case, numbers as int/float."""
+        check_world(world)
+        s = self.models.get(world, model)
+        max_n = max_n or APP_MAX_N[world]
+        n, steps, seed = _integer("n", n, 1, max_n), _integer("steps", steps, 1, s.max_steps), \
+            _integer("seed", seed, 0, 2 ** 63 - 1)
+        label = str(label).strip()
+        sampler = str(sampler).strip().lower()
+        req = Request(world, model, label, _number("guidance", guidance), steps, sampler,
+                      _number("eta", eta) if sampler == "ddim" else 0.0, seed, n)
+        check_sampling_args(req.steps, s.max_steps, req.guidance, req.sampler, req.eta)
+        label_index(req.label, s.checkpoint.config.labels)
+        return req
+
+    def cached(self, req: Request) -> Result | None:
+        with self._lock:
+            res = self._cache.get(req)
+            if res is not None:
+                self._cache.move_to_end(req)
+            return res
+
+    def _store(self, res: Result) -> None:
+        with self._lock:
+            self._cache[res.request] = res
+            total = sum(r.nbytes for r in self._cache.values())
+            while len(self._cache) > 1 and (len(self._cache) > self.max_results or total > self.max_bytes):
+                _, old = self._cache.popitem(last=False)
+                total -= old.nbytes
+
+    # -- sampling ----------------------------------------------------------------------------
+    def stream(self, req: Request, every: float = 0.0) -> Iterator[Progress | Result]:
+        """Progress for frames as they are computed (the first at once, then at most one per
+        `every` seconds, and always the last), then the Result. A cached request yields only it."""
+        hit = self.cached(req)
+        if hit is not None:
+            self.hits += 1
+            yield hit
+            return
+        self.misses += 1
+        s = self.models.get(req.world, req.model)
+        start, last = time.perf_counter(), -np.inf
+        xs = x0s = None
+        ts: list[int] = []
+        total = req.steps + 1
+        for f in s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed):
+            x, x0 = display(req.world, f.x), display(req.world, f.x0)
+            if xs is None:
+                xs, x0s = np.empty((total, *x.shape), x.dtype), np.empty((total, *x.shape), x.dtype)
+            xs[f.index], x0s[f.index] = x, x0
+            ts.append(f.t)
+            now = time.perf_counter()
+            if f.index == total - 1:
+                final = s.to_data(f.x)
+            elif now - last >= every:
+                last = now
+                yield Progress(f.index, total, f.t, x, x0)
+        res = Result(req, xs, x0s, ts, final, time.perf_counter() - start)
+        self._store(res)
+        yield res
+
+    def run(self, req: Request) -> Result:
+        for item in self.stream(req, every=float("inf")):
+            if isinstance(item, Result):
+                return item
+        raise RuntimeError("sampling ended without a result")  # unreachable: stream always ends in one
+
+
+def _integer(name: str, value, lo: int, hi: int) -> int:
+    """An int in lo..hi; whole floats (3.0, as a UI number box sends them) count as ints."""
+    v = None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        v = int(value)
+    elif isinstance(value, (float, str)):
+        try:
+            f = float(value)
+            v = int(f) if f.is_integer() else None
+        except (ValueError, OverflowError):
+            pass
+    if v is None or not lo <= v <= hi:
+        raise ValueError(f"{name}={value!r} is out of range: allowed integers {lo}..{hi}")
+    return v
+
+
+def _number(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not a number") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name}={value!r} is not a finite number")
+    return v

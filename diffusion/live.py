@@ -1,0 +1,300 @@
+"""Live training jobs for the app's "Train" tab: at most one job per process, in a daemon thread.
+
+    >>> jobs = JobManager()                         # one per process (the app keeps one)
+    >>> job = jobs.start(LiveSpec("points", labels=["spiral", "moons"], max_seconds=30))
+    >>> snap = job.snapshot()                       # poll it: an immutable JobSnapshot
+    >>> snap.state, snap.step, snap.loss[-1], snap.preview.shape  # "running", 812, (800, 0.41), (500, 2)
+    >>> job.stop()                                  # or let it run out of time or steps
+    >>> snap = job.wait(); snap.checkpoint, snap.folder, zip_checkpoint(snap.folder)
+
+States: "running" -> "done" (time or step budget used up) | "stopped" (job.stop()) | "failed"
+(snap.error says why). "done" and "stopped" both save the EMA model trained so far: snap.checkpoint
+is a loaded `Checkpoint`, snap.folder its folder (a fresh temp folder under the manager's root).
+The time budget counts from start(), set-up included (MNIST's first load takes a few seconds).
+`JobManager.start` raises `Busy` (a ValueError) while a job runs, and ValueError for a bad spec.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .points import POINT_LABELS
+from .sampling import sample
+from .trainer import TrainConfig, Trainer
+from .upload import CHECKPOINT_FILES, zip_checkpoint  # noqa: F401  (the Train tab's download)
+
+WORLDS = ("points", "mnist")
+DIGITS = tuple(str(d) for d in range(10))
+MNIST_SIZES = {"tiny": dict(channels=[8, 16, 32], emb_dim=32),  # ~64k parameters
+               "small": dict(channels=[16, 32, 64], emb_dim=64)}  # ~250k
+DEFAULTS = {"points": dict(width=128, max_seconds=60, steps=4000),
+            "mnist": dict(width="tiny", max_seconds=180, steps=1000)}
+JOB_LIMIT = 600  # seconds: the longest a job may hold the (only) training slot
+EVAL_EVERY = {"points": 1.0, "mnist": 2.0}  # seconds between points of the live loss curve
+PREVIEW_EVERY = {"points": 3.0, "mnist": 6.0}  # seconds between preview samples
+PREVIEW = {"points": dict(n=500, steps=25), "mnist": dict(n=8, steps=20)}  # DDIM, guidance 2
+STATES = ("running", "done", "stopped", "failed")
+
+
+class Busy(ValueError):
+    """A job is already running; the message says since when and until when at the latest."""
+
+
+def _check(name: str, value, lo, hi, kind=(int, float)) -> None:
+    if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
+        raise ValueError(f"{name}={value!r} is out of range: allowed {lo!r}..{hi!r}")
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """What to train. None means the world's default (DEFAULTS; labels: all of the world's)."""
+    world: str
+    labels: tuple[str, ...] | list[str] | None = None  # points: POINT_LABELS; mnist: "0".."9"
+    width: int | str | None = None  # points: MLP width 32..512; mnist: a MNIST_SIZES name
+    lr: float = 2e-3
+    p_uncond: float = 0.2
+    max_seconds: float | None = None  # 10..JOB_LIMIT
+    steps: int | None = None  # an upper bound on optimizer steps (also the lr schedule's length)
+    seed: int = 0
+
+    def validate(self) -> "LiveSpec":
+        """The spec with defaults filled in and labels in canonical order; ValueError naming the
+        bad value and the allowed range otherwise."""
+        if self.world not in WORLDS:
+            raise ValueError(f"unknown world {self.world!r}; allowed: {', '.join(WORLDS)}")
+        d = DEFAULTS[self.world]
+        allowed = POINT_LABELS if self.world == "points" else DIGITS
+        labels = allowed if self.labels is None else [str(v) for v in self.labels]
+        bad = [v for v in labels if v not in allowed]
+        if bad or not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"labels={list(labels)!r} are not allowed: give one or more distinct "
+                             f"of {', '.join(allowed)}")
+        width = d["width"] if self.width is None else self.width
+        if self.world == "points":
+            _check("width", width, 32, 512, int)
+        elif width not in MNIST_SIZES:
+            raise ValueError(f"unknown size {width!r} for mnist; allowed: {', '.join(MNIST_SIZES)}")
+        _check("lr", self.lr, 1e-5, 1e-1)
+        _check("p_uncond", self.p_uncond, 0, 1)
+        max_seconds = d["max_seconds"] if self.max_seconds is None else self.max_seconds
+        _check("max_seconds", max_seconds, 10, JOB_LIMIT)
+        steps = d["steps"] if self.steps is None else self.steps
+        _check("steps", steps, 1, 100_000, int)
+        _check("seed", self.seed, 0, 2 ** 31 - 1, int)
+        return dataclasses.replace(self, labels=tuple(v for v in allowed if v in labels), width=width,
+                                   max_seconds=float(max_seconds), steps=steps)
+
+    def train_config(self) -> TrainConfig:
+        """The Trainer's config for a validated spec: eval by the clock, never saved mid-run."""
+        model = dict(width=self.width, depth=3, fourier=6) if self.world == "points" else \
+            dict(MNIST_SIZES[self.width], dropout=0.0)
+        return TrainConfig(kind=self.world, out="", steps=self.steps, lr=self.lr, p_uncond=self.p_uncond,
+                           batch_size=256 if self.world == "points" else 64,
+                           warmup=min(100, self.steps // 10 + 1),
+                           ema_decay=0.995, schedule="linear" if self.world == "points" else "cosine",
+                           timesteps=1000, labels=list(self.labels), model=model, seed=self.seed,
+                           eval_every=_NEVER, save_every=_NEVER)
+
+
+_NEVER = 1 << 40  # a step count no job reaches: evaluation is due by the clock, see Job._tick
+
+
+@lru_cache(maxsize=1)
+def _mnist():
+    """The train/validation split, loaded once per process (it takes seconds)."""
+    from .tasks import mnist_splits
+    return mnist_splits(0)
+
+
+def _make_task(spec: LiveSpec, config: TrainConfig):
+    from .tasks import MnistTask, PointsTask
+    if spec.world == "points":
+        return PointsTask(config)
+
+    def pick(split, limit=None):  # only the chosen digits, relabelled 0..k-1 in label order
+        if spec.labels == DIGITS:  # all ten: nothing to relabel, and a view instead of a copy
+            return type(split)(split.x[:limit], split.y[:limit])
+        lookup = torch.full((10,), -1, dtype=torch.long)
+        lookup[[int(d) for d in spec.labels]] = torch.arange(len(spec.labels))
+        keep = (lookup[split.y] >= 0).nonzero().squeeze(1)[:limit]
+        return type(split)(split.x[keep], lookup[split.y[keep]])
+
+    train, val = _mnist()
+    # 256 validation digits, not 1000: a live eval every two seconds must stay cheap.
+    return MnistTask(config, (pick(train), pick(val, 256)))
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    id: int
+    world: str
+    state: str  # one of STATES
+    step: int
+    max_steps: int
+    elapsed: float  # seconds since the job started
+    max_seconds: float
+    started: float  # wall-clock time.time()
+    deadline: float  # wall-clock time by which training stops at the latest
+    loss: tuple[tuple[int, float], ...] = ()  # (step, running training loss)
+    val_loss: tuple[tuple[int, float], ...] = ()  # (step, EMA model's held-out loss)
+    preview: np.ndarray | None = None  # read-only; points (n, 2) in [-1, 1], digits (n, 28, 28) in [0, 1]
+    preview_labels: tuple[str, ...] = ()  # one label name per preview row
+    preview_step: int = 0
+    error: str | None = None
+    checkpoint: Checkpoint | None = None  # once "done" or "stopped"
+    folder: Path | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "running"
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%H:%M:%S UTC")
+
+
+class Job:
+    """One training run in a daemon thread; read it with snapshot(), end it early with stop()."""
+
+    def __init__(self, job_id: int, spec: LiveSpec, folder: Path, threads: int):
+        self.id, self.spec, self.folder, self.threads = job_id, spec, folder, threads
+        self.started, self._t0 = time.time(), time.monotonic()
+        self.deadline = self.started + spec.max_seconds
+        self._lock, self._stop, self._done = threading.Lock(), threading.Event(), threading.Event()
+        self._snap = JobSnapshot(job_id, spec.world, "running", 0, spec.steps, 0.0, spec.max_seconds,
+                                 self.started, self.deadline)
+        self._trainer: Trainer | None = None
+        self._end: float | None = None
+        self._last_eval = self._last_preview = -1e9
+        self._thread = threading.Thread(target=self._run, name=f"live-train-{job_id}", daemon=True)
+
+    def start(self) -> "Job":
+        self._thread.start()
+        return self
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            end = time.monotonic() if self._end is None else self._end
+            return dataclasses.replace(self._snap, elapsed=end - self._t0)
+
+    def stop(self) -> None:
+        """End training after the current step; the model trained so far is saved ("stopped")."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> JobSnapshot:
+        self._done.wait(timeout)
+        return self.snapshot()
+
+    @property
+    def running(self) -> bool:
+        return self._snap.state == "running"
+
+    def _update(self, **changes) -> None:
+        with self._lock:
+            self._snap = dataclasses.replace(self._snap, **changes)
+
+    # -- the training thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            # Trainer sets torch's thread count; with the OpenMP backend that is per thread, so it
+            # limits this training thread and leaves the server's threads as they were.
+            config = self.spec.train_config()
+            config.threads = self.threads
+            trainer = self._trainer = Trainer(_make_task(self.spec, config), config)
+            self._last_eval = time.monotonic()
+            trainer.run(should_stop=self._tick, on_eval=self._on_eval, progress=False)
+            if self._snap.preview_step != trainer.step:
+                self._preview(trainer)  # the preview always shows the final model
+            trainer.save(self.folder)
+            final = dict(state="stopped" if self._stop.is_set() else "done", step=trainer.step,
+                         checkpoint=load_checkpoint(self.folder, self.spec.world), folder=self.folder)
+        except Exception as e:  # reported in the snapshot; the server log gets the traceback
+            logging.getLogger(__name__).exception("live training job %d failed", self.id)
+            final = dict(state="failed", error=f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}")
+        self._trainer = None  # the optimizer and the task's data are not needed any more
+        with self._lock:  # the end time and the final state change together
+            self._end = time.monotonic()
+            self._snap = dataclasses.replace(self._snap, **final)
+        self._done.set()
+
+    def _tick(self) -> bool:
+        """Called after every step: Trainer evaluates every `eval_every` steps, but a live curve
+        wants a point every EVAL_EVERY seconds whatever a step costs, so make one due now."""
+        now = time.monotonic()
+        if now - self._last_eval >= EVAL_EVERY[self.spec.world]:
+            self._trainer.config.eval_every = 1
+        return self._stop.is_set() or now - self._t0 >= self.spec.max_seconds
+
+    def _on_eval(self, trainer: Trainer) -> None:
+        trainer.config.eval_every = _NEVER
+        self._last_eval = time.monotonic()
+        h = trainer.history
+        self._update(step=trainer.step, loss=tuple((int(s), float(v)) for s, v in h["loss"]),
+                     val_loss=tuple((int(s), float(v)) for s, v in h["val_loss"]))
+        if self._last_eval - self._last_preview >= PREVIEW_EVERY[self.spec.world]:
+            self._preview(trainer)
+
+    def _preview(self, trainer: Trainer) -> None:
+        """A few DDIM samples from the EMA model at guidance 2, labels in turn. The same seed each
+        time, so successive previews differ only by what the model learnt."""
+        self._last_preview = time.monotonic()
+        world, p, names = self.spec.world, PREVIEW[self.spec.world], self.spec.labels
+        y = torch.arange(p["n"]) % len(names)
+        shape = (2,) if world == "points" else (1, 28, 28)
+        x = sample(trainer.ema, trainer.task.diffusion, y, shape, len(names), keep_trajectory=False,
+                   guidance=2.0, steps=p["steps"], sampler="ddim",
+                   generator=torch.Generator().manual_seed(self.spec.seed)).samples
+        data = (x if world == "points" else (x[:, 0].clamp(-1, 1) + 1) / 2).numpy().astype(np.float32)
+        data.flags.writeable = False
+        self._update(preview=data, preview_labels=tuple(names[i] for i in y.tolist()),
+                     preview_step=trainer.step)
+
+
+class JobManager:
+    """Runs at most one Job at a time (thread-safe). Keeps the folders of the last `keep` jobs
+    under `root` (default: a fresh temp folder) and deletes older ones."""
+
+    def __init__(self, root: str | Path | None = None, threads: int = 1, keep: int = 3):
+        self.root = Path(root) if root is not None else None
+        self.threads, self.keep = threads, keep
+        self._lock = threading.Lock()
+        self._jobs: list[Job] = []
+        self._count = 0  # jobs started so far: the next job's id
+
+    def start(self, spec: LiveSpec) -> Job:
+        spec = spec.validate()
+        with self._lock:
+            job = self.current()
+            if job is not None and job.running:
+                raise Busy(f"a training job is already running (since {_utc(job.started)}); it stops by "
+                           f"{_utc(job.deadline)} at the latest: stop it or wait")
+            if self.root is None:
+                self.root = Path(tempfile.mkdtemp(prefix="gde-live-"))
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._count += 1
+            work = Path(tempfile.mkdtemp(prefix=f"job{self._count}-", dir=self.root))
+            job = Job(self._count, spec, work / f"{spec.world}-live", self.threads)
+            self._jobs.append(job)
+            while len(self._jobs) > max(1, self.keep):
+                shutil.rmtree(self._jobs.pop(0).folder.parent, ignore_errors=True)
+            return job.start()
+
+    def current(self) -> Job | None:
+        """The running job, else the latest finished one, else None."""
+        return self._jobs[-1] if self._jobs else None
+
+    def wait(self, timeout: float | None = None) -> JobSnapshot | None:
+        job = self.current()
+        return None if job is None else job.wait(timeout)

@@ -1,0 +1,77 @@
+"""In a real browser: Playwright drives Debian's Chromium (Playwright cannot download its own here).
+Load the page, generate in the MNIST tab, move the step scrubber, switch tabs, take a screenshot.
+
+The screenshot goes to the test's temp folder; with UPDATE_SCREENSHOT=1 it also replaces
+docs/screenshot.png (the README's picture). Skipped where Chromium is not installed
+(`make test` installs it with apt-get).
+"""
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+ROOT = Path(__file__).resolve().parent.parent
+# Without the background-networking flags Chromium keeps dialling Google on this closed network.
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url():
+    import app
+    port = free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()
+
+
+def src(page, selector: str) -> str | None:
+    img = page.locator(f"{selector} img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def test_generate_scrub_and_switch_tabs(url, tmp_path):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1500})
+        page.goto(url, wait_until="networkidle")
+        page.get_by_text("Guided Diffusion Explorer").first.wait_for()
+
+        page.get_by_role("tab", name="MNIST digits").click()
+        page.locator("#generate-mnist").click()
+        page.locator("#final-mnist img").wait_for(timeout=180_000)  # the last output to arrive
+        assert src(page, "#frame-mnist") is not None
+
+        before = src(page, "#frame-mnist")
+        box = page.locator("#scrub-mnist input[type=number]")
+        box.fill("60")
+        box.press("Enter")
+        page.wait_for_function(
+            "b => { const i = document.querySelector('#frame-mnist img'); return i && i.src !== b; }",
+            arg=before, timeout=60_000)
+
+        shot = tmp_path / "screenshot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("UPDATE_SCREENSHOT") == "1":
+            (ROOT / "docs").mkdir(exist_ok=True)
+            shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
+
+        page.get_by_role("tab", name="Guidance comparison").click()
+        page.locator("#compare").wait_for(state="visible")
+        page.get_by_role("tab", name="2D points").click()
+        page.locator("#generate-points").wait_for(state="visible")
+        browser.close()

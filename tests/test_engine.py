@@ -1,0 +1,121 @@
+"""The engine behind the app: validation, streaming, the LRU cache, the direction field, the
+guidance comparison and the media writers (on the shipped 2D checkpoint, which is small)."""
+import time
+
+import numpy as np
+import pytest
+
+from diffusion import compare as compare_mod
+from diffusion import media
+from diffusion.engine import Engine, Progress, Result
+from diffusion.field import direction_field
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(max_results=3)
+
+
+def req(engine, **kw):
+    args = dict(world="points", model="shipped", label="spiral", guidance=2.0, steps=20, sampler="ddpm",
+                eta=0.0, seed=0, n=200)
+    args.update(kw)
+    return engine.request(**args)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(n=0), "n=0 is out of range: allowed integers 1..5000"),
+    (dict(n=5001), "allowed integers 1..5000"),
+    (dict(n=2.5), "n=2.5 is out of range"),
+    (dict(steps=0), "steps=0 is out of range: allowed integers 1..1000"),
+    (dict(steps=1001), "allowed integers 1..1000"),
+    (dict(guidance=21), "guidance=21.0 is out of range: allowed 0..20"),
+    (dict(guidance=-0.5), "allowed 0..20"),
+    (dict(guidance="abc"), "guidance='abc' is not a number"),
+    (dict(guidance=float("nan")), "not a finite number"),
+    (dict(seed=-1), "seed=-1 is out of range"),
+    (dict(label="circle"), "unknown label 'circle'; allowed: spiral, s_curve, moons, random"),
+    (dict(sampler="euler"), "unknown sampler 'euler'; allowed: ddpm, ddim"),
+    (dict(sampler="ddim", eta=1.5), "eta=1.5 is out of range: allowed 0..1"),
+    (dict(model="mine"), "unknown model 'mine' for points; allowed: shipped"),
+    (dict(world="audio"), "unknown world 'audio'"),
+])
+def test_bad_requests_name_the_value_and_the_range(engine, change, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        req(engine, **change)
+
+
+def test_requests_are_normalised(engine):
+    r = req(engine, label=" spiral ", sampler="DDPM", steps=20.0, n="200", eta=0.7)
+    assert (r.label, r.sampler, r.steps, r.n, r.eta) == ("spiral", "ddpm", 20, 200, 0.0)  # eta only for DDIM
+    assert req(engine, sampler="DDIM", eta=0.5).eta == 0.5
+
+
+def test_stream_yields_frames_then_a_cached_result(engine):
+    r = req(engine, seed=11)
+    items = list(engine.stream(r, every=0.0))
+    progress, result = items[:-1], items[-1]
+    assert [p.index for p in progress] == list(range(20))  # every frame but the final one
+    assert all(isinstance(p, Progress) and p.total == 21 for p in progress)
+    assert isinstance(result, Result) and result.xs.shape == (21, 200, 2) and result.samples.shape == (200, 2)
+    assert np.array_equal(result.xs[-1], result.samples)
+    np.testing.assert_array_equal(progress[5].x, result.xs[5])
+    start = time.perf_counter()
+    again = list(engine.stream(r))
+    assert again == [result] and time.perf_counter() - start < 0.05  # a hit: no sampling at all
+    assert engine.cached(r) is result
+
+
+def test_the_cache_is_bounded_and_recomputes_bit_identically(engine):
+    first = engine.run(req(engine, seed=1))
+    for s in (2, 3, 4):
+        engine.run(req(engine, seed=s))
+    assert engine.cached(req(engine, seed=1)) is None  # evicted: 3 results at most
+    again = engine.run(req(engine, seed=1))
+    assert again is not first and np.array_equal(again.xs, first.xs) and np.array_equal(again.x0s, first.x0s)
+
+
+def test_direction_field_mixes_like_guidance(engine):
+    s = engine.models.get("points")
+    f0 = direction_field(s, "spiral", 0.0, 500, size=5)
+    f1 = direction_field(s, "spiral", 1.0, 500, size=5)
+    assert f0.points.shape == (25, 2) and f0.arrows["guided"].shape == (25, 2)
+    np.testing.assert_allclose(f0.arrows["guided"], f0.arrows["unconditional"], atol=1e-6)
+    np.testing.assert_allclose(f1.arrows["guided"], f1.arrows["conditional"], atol=1e-6)
+    assert not np.allclose(f1.arrows["conditional"], f1.arrows["unconditional"], atol=1e-3)
+
+
+def test_parse_guidances():
+    assert compare_mod.parse_guidances("0, 1, 2.5;3") == [0.0, 1.0, 2.5, 3.0]
+    for bad, msg in (("", "give 1..8"), ("1, x", "'x' is not a number"), ("1, 30", "guidance=30 is out of range"),
+                     (",".join("1" * 9), "give 1..8")):
+        with pytest.raises(ValueError, match=msg):
+            compare_mod.parse_guidances(bad)
+
+
+def test_comparison_uses_the_same_noise_and_measures_each_scale(engine, monkeypatch):
+    monkeypatch.setitem(compare_mod.SETTINGS, "points", dict(n=300, steps=30, sampler="ddpm"))
+    c = compare_mod.compare(engine, "points", "moons", 5, "0, 3")
+    assert c.guidances == [0.0, 3.0] and len(c.results) == 2 and len(c.table()) == 2
+    assert np.array_equal(c.results[0].xs[0], c.results[1].xs[0])  # the same x_T at every scale
+    assert not np.array_equal(c.results[0].samples, c.results[1].samples)
+    # guidance pulls samples onto the requested pattern: s = 3 lies closer to the moons than s = 0
+    assert c.metrics[1]["distance"] < c.metrics[0]["distance"]
+
+
+def test_media_frames_gif_and_mp4(engine, tmp_path):
+    import av
+    from PIL import Image
+    res = engine.run(req(engine, seed=7))
+    img = media.frame_image("points", res.xs[3], res.x0s[3], 3, len(res.xs), res.timesteps[3])
+    assert img.dtype == np.uint8 and img.shape == (media.PANEL + media.HEADER, 2 * media.PANEL + 8, 3)
+    assert media.animation_indices(1001)[:2] == [0, 11] and media.animation_indices(1001)[-1] == 1000
+    assert len(media.animation_indices(1001)) == media.MAX_ANIMATION_FRAMES
+    paths = media.export(res, tmp_path)
+    assert np.array_equal(np.load(paths["npy"]), res.samples)
+    assert Image.open(paths["gif"]).n_frames == len(res.xs)
+    with av.open(str(paths["mp4"])) as v:
+        frames = sum(1 for _ in v.decode(video=0))
+    assert frames >= len(res.xs)  # the final frame is held a little longer
+    digits = media.digits_panel(np.zeros((4, 28, 28), np.uint8), 2)
+    assert digits.shape == ((2 * 30 + 2) * 2, (2 * 30 + 2) * 2, 3)

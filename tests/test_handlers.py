@@ -1,0 +1,103 @@
+"""The app's handlers without a browser: inputs -> outputs, and gr.Error for bad input."""
+import numpy as np
+import gradio as gr
+import pytest
+from PIL import Image
+
+from diffusion import handlers as h
+from diffusion import train_handlers as th
+from diffusion.engine import Request
+
+
+def run_generate(*args):
+    return list(h.generate(*args))
+
+
+def test_generate_streams_then_delivers_everything():
+    outs = run_generate("points", "shipped", "moons", 2.0, 30, "DDPM", 0.0, 4, 300)
+    frame, final, slider, video, files, state, status = outs[-1]
+    assert isinstance(frame, np.ndarray) and frame.ndim == 3
+    assert isinstance(state, Request) and state.label == "moons" and state.steps == 30
+    assert slider["maximum"] == 30 and slider["value"] == 30
+    assert sorted(p.rsplit(".", 1)[1] for p in files) == ["gif", "mp4", "npy", "png"]
+    assert np.load([p for p in files if p.endswith(".npy")][0]).shape == (300, 2)
+    assert final.endswith(".png") and video.endswith(".mp4") and "moons" in status
+    # the first yield is a streamed frame: only the frame and the status change
+    first = outs[0]
+    assert isinstance(first[0], np.ndarray) and isinstance(first[1], type(gr.skip()))
+    # a repeat is served from the cache in one step
+    again = run_generate("points", "shipped", "moons", 2.0, 30, "DDPM", 0.0, 4, 300)
+    assert len(again) == 1 and "from the cache" in again[0][-1] and again[0][4] == files
+
+
+@pytest.mark.parametrize("args, message", [
+    (("points", "shipped", "spiral", 11.0 * 2, 30, "DDPM", 0, 0, 10), "guidance=22.0 is out of range: allowed 0..20"),
+    (("points", "shipped", "spiral", 2, 30, "DDPM", 0, 0, 6000), "n=6000 is out of range: allowed integers 1..5000"),
+    (("points", "shipped", "heart", 2, 30, "DDPM", 0, 0, 10), "unknown label 'heart'"),
+    (("mnist", "shipped", "3", 2, 0, "DDIM", 0, 0, 4), "steps=0 is out of range"),
+    (("mnist", "shipped", "12", 2, 10, "DDIM", 0, 0, 4), "unknown label '12'"),
+])
+def test_bad_input_is_a_gradio_error(args, message):
+    with pytest.raises(gr.Error, match=message.replace("(", r"\(").replace(".", r"\.")):
+        run_generate(*args)
+
+
+def test_scrub_shows_stored_steps_and_the_field():
+    *_, state, _ = run_generate("points", "shipped", "spiral", 3.0, 20, "DDIM", 0.0, 1, 200)[-1]
+    img0, field = h.scrub(state, 0, ["guided", "unconditional"])
+    img9, _ = h.scrub(state, 9, [])
+    assert img0.shape == img9.shape and not np.array_equal(img0, img9)
+    assert field.ndim == 3 and field.shape[2] == 3
+    assert h.scrub(state, 10_000, [])[0].shape == img0.shape  # clamped to the last step
+    assert h.scrub(None, 3, []) == (gr.skip(), gr.skip())
+
+
+def test_api_sample_points_and_digits():
+    png, npy = h.sample_points("s_curve", 1, 20, "ddim", 0, 50)
+    assert Image.open(png).size[0] > 100 and np.load(npy).shape == (50, 2)
+    png, npy = h.sample_digits("7", 2, 10, "ddim", 0, 3)
+    x = np.load(npy)
+    assert x.shape == (3, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    with pytest.raises(gr.Error, match="unknown sampler 'plms'"):
+        h.sample_points("spiral", 1, 20, "plms", 0, 50)
+
+
+def test_api_compare_guidance(monkeypatch):
+    from diffusion import compare
+    monkeypatch.setitem(compare.SETTINGS, "mnist", dict(n=4, steps=5, sampler="ddim"))
+    png, metrics = h.compare_guidance("mnist", "1", 0, "0, 2")
+    assert Image.open(png).size[0] > 100
+    assert [m["guidance"] for m in metrics["metrics"]] == [0.0, 2.0]
+    assert all(0 <= m["accuracy"] <= 1 and m["diversity"] > 0 for m in metrics["metrics"])
+    with pytest.raises(gr.Error, match="guidance=40 is out of range"):
+        h.compare_guidance("mnist", "1", 0, "0, 40")
+
+
+def test_train_tab_trains_registers_and_rejects_a_second_job(tmp_path, monkeypatch):
+    monkeypatch.setattr(th, "JOBS", th.JobManager(root=tmp_path, threads=1))
+    monkeypatch.setattr(th, "POLL", 0.2)
+    gen = th.train("points", ["moons"], 32, "tiny", 10, 2e-3, 0.2, 0)
+    first = next(gen)
+    assert "Training" in first[2]
+    with pytest.raises(gr.Error, match="already running"):
+        list(th.train("points", ["spiral"], 32, "tiny", 10, 2e-3, 0.2, 0))
+    assert th.stop().startswith("Stopping")
+    *_, last = gen
+    loss, preview, status, zipped, points_pick, _ = last
+    assert "Stopped" in status and zipped.endswith(".zip") and preview is not None
+    name = points_pick["value"]
+    assert name in h.ENGINE.models.names("points")
+    out = run_generate("points", name, "moons", 2.0, 10, "DDIM", 0.0, 0, 50)[-1]
+    assert out[5].model == name
+    # the zip it offers is an upload that the Train tab accepts
+    status, points_pick, _ = th.use_upload([zipped])
+    assert "Accepted" in status and points_pick["value"] in h.ENGINE.models.names("points")
+    with pytest.raises(gr.Error, match="width=8 is out of range"):
+        list(th.train("points", ["moons"], 8, "tiny", 10, 2e-3, 0.2, 0))
+
+
+def test_upload_rejects_pickles(tmp_path):
+    bad = tmp_path / "pytorch_model.bin"
+    bad.write_bytes(b"\x80\x04not really")
+    with pytest.raises(gr.Error):
+        th.use_upload([str(bad)])
