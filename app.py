@@ -58,12 +58,12 @@ def world_tab(world: str) -> dict:
             c["n"] = gr.Slider(1, APP_MAX_N[world], value=d["n"], step=1,
                                label="points" if world == "points" else "digits")
             c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{world}")
-            with gr.Accordion("What am I looking at?", open=world == "points"):
+            with gr.Accordion("What am I looking at?", open=True):
                 gr.Markdown(EXPLAIN)
         with gr.Column(scale=2):
             c["status"] = gr.Markdown("Press **Generate** to watch the reverse process.")
             c["frame"] = gr.Image(label="reverse process: x_t (left) and predicted x0 (right)",
-                                  type="numpy", format="png", elem_id=f"frame-{world}")
+                                  type="numpy", format="png", elem_id=f"frame-{world}", show_label=False)
             c["scrub"] = gr.Slider(0, 100, value=100, step=1, label="step (drag to look at any step)",
                                    interactive=False, elem_id=f"scrub-{world}")
             if world == "points":
@@ -98,6 +98,8 @@ def wire_world(world: str, c: dict) -> None:
     c["sampler"].change(lambda s: gr.update(visible=s == "DDIM"), c["sampler"], c["eta"], api_visibility="private")
     c["dice"].click(h.new_seed, None, c["seed"], api_visibility="private")
     c["model"].focus(lambda: h.model_choices(world), None, c["model"], api_visibility="private")
+    c["model"].change(lambda m: gr.update(choices=h.labels_for(world, m)), c["model"], c["label"],
+                      api_visibility="private")
 
 
 def compare_tab() -> None:
@@ -119,6 +121,7 @@ def compare_tab() -> None:
     world.change(lambda w: (gr.update(choices=WORLD_LABELS[w], value=DEFAULTS[w]["label"]),
                             h.model_choices(w) | {"value": SHIPPED}), world, [label, model], api_visibility="private")
     model.focus(h.model_choices, world, model, api_visibility="private")
+    model.change(lambda w, m: gr.update(choices=h.labels_for(w, m)), [world, model], label, api_visibility="private")
     go.click(h.compare_ui, [world, model, label, seed, scales], [grid, plot, table, status],
              concurrency_limit=1, concurrency_id="sampling", api_visibility="undocumented")
 
@@ -202,7 +205,15 @@ def warm_up() -> None:
 
 
 demo = build()  # cheap: no model is loaded until a request (or the warm-up) needs it
+# System fonts: the page must not wait for a font hub (the app works offline).
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                       font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
+def launch(**kwargs):
+    return demo.launch(theme=THEME, **kwargs)
+
 
 if __name__ == "__main__":
     threading.Thread(target=warm_up, daemon=True, name="warm-up").start()
-    demo.launch()
+    launch()

@@ -24,6 +24,7 @@ import torch
 from .api import GuidedSampler, check_world, checkpoint_source
 from .checkpoint import Checkpoint
 from .labels import label_index
+from .live import training_now
 from .sampling import check_sampling_args
 
 SHIPPED = "shipped"
@@ -115,6 +116,10 @@ class Engine:
         self.max_results, self.max_bytes = max_results, max_bytes
         self._cache: OrderedDict[Request, Result] = OrderedDict()
         self._lock = threading.Lock()
+        # One network step at a time: concurrent requests interleave step by step instead of
+        # running two OpenMP teams on two cores, which stall each other at every barrier.
+        self._compute = threading.Lock()
+        self.threads = torch.get_num_threads()
         self.hits = self.misses = 0
 
     # -- requests ----------------------------------------------------------------------------
@@ -165,7 +170,15 @@ class Engine:
         xs = x0s = None
         ts: list[int] = []
         total = req.steps + 1
-        for f in s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed):
+        frames = s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed)
+        while True:
+            # A UI server may resume this generator on a different worker thread at every frame:
+            # thread-local settings (inference mode, OpenMP threads) are set for each step.
+            with self._compute, torch.inference_mode():
+                torch.set_num_threads(1 if training_now() else self.threads)
+                f = next(frames, None)
+            if f is None:
+                break
             x, x0 = display(req.world, f.x), display(req.world, f.x0)
             if xs is None:
                 xs, x0s = np.empty((total, *x.shape), x.dtype), np.empty((total, *x.shape), x.dtype)

@@ -129,6 +129,7 @@ def field(req: Request, res: Result, index, kinds):
     return field_png(res.xs[index], f, kinds, title)
 
 
+@user_errors
 def labels_for(world: str, model: str = SHIPPED) -> list[str]:
     return ENGINE.models.get(world, model or SHIPPED).labels
 

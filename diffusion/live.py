@@ -48,6 +48,16 @@ PREVIEW = {"points": dict(n=500, steps=25), "mnist": dict(n=8, steps=20)}  # DDI
 STATES = ("running", "done", "stopped", "failed")
 
 
+_active = [0]
+_active_lock = threading.Lock()
+
+
+def training_now() -> bool:
+    """Is a live job training in this process? The sampler then uses one thread, not two: two
+    OpenMP teams on two cores stall each other at every barrier."""
+    return _active[0] > 0
+
+
 class Busy(ValueError):
     """A job is already running; the message says since when and until when at the latest."""
 
@@ -207,6 +217,15 @@ class Job:
 
     # -- the training thread -------------------------------------------------------------------
     def _run(self) -> None:
+        with _active_lock:
+            _active[0] += 1
+        try:
+            self._train()
+        finally:
+            with _active_lock:
+                _active[0] -= 1
+
+    def _train(self) -> None:
         try:
             # Trainer sets torch's thread count; with the OpenMP backend that is per thread, so it
             # limits this training thread and leaves the server's threads as they were.

@@ -15,7 +15,7 @@ from .render import digit_grid
 PANEL = 340  # pixels per 2D panel
 VIEW = 1.6  # half-width of the 2D view: data lives in [-1, 1]; early x_t spread wider
 HEADER = 22  # caption strip above each panel
-MAX_ANIMATION_FRAMES = 90
+MAX_ANIMATION_FRAMES = 60
 
 
 @lru_cache(maxsize=1)
@@ -80,18 +80,22 @@ def side_by_side(panels: list[np.ndarray], gap: int = 8) -> np.ndarray:
     return np.concatenate(cols, axis=1)
 
 
-def panel(world: str, x: np.ndarray) -> np.ndarray:
-    return points_panel(x) if world == "points" else digits_panel(x, 3 if len(x) <= 16 else 2)
+def panel(world: str, x: np.ndarray, small: bool = False) -> np.ndarray:
+    if world == "points":
+        return points_panel(x, 240 if small else PANEL)
+    return digits_panel(x, 3 if len(x) <= 16 and not small else 2)
 
 
-def frame_image(world: str, x: np.ndarray, x0: np.ndarray, index: int, total: int, t: int) -> np.ndarray:
-    """Two captioned panels: x_t and the model's x0 prediction at that step."""
+def frame_image(world: str, x: np.ndarray, x0: np.ndarray, index: int, total: int, t: int,
+                small: bool = False) -> np.ndarray:
+    """Two captioned panels: x_t and the model's x0 prediction at that step (`small` for files:
+    noise does not compress, so GIF size grows with every pixel)."""
     step = f"step {index}/{total - 1}"
     if t < 0:
         left, right = f"final sample ({step})", "x0 = final sample"
     else:
         left, right = f"x_t, t = {t} ({step})", "predicted x0"
-    return side_by_side([caption(panel(world, x), left), caption(panel(world, x0), right)])
+    return side_by_side([caption(panel(world, x, small), left), caption(panel(world, x0, small), right)])
 
 
 def animation_indices(total: int, max_frames: int = MAX_ANIMATION_FRAMES) -> list[int]:
@@ -166,7 +170,7 @@ def export(result, folder: str | Path) -> dict[str, Path]:
     save_png(final_image(r.world, result.samples), paths["png"])
     np.save(paths["npy"], result.samples.astype(np.float32))
     total = len(result.xs)
-    frames = [frame_image(r.world, result.xs[i], result.x0s[i], i, total, result.timesteps[i])
+    frames = [frame_image(r.world, result.xs[i], result.x0s[i], i, total, result.timesteps[i], small=True)
               for i in animation_indices(total)]
     write_gif(frames, paths["gif"])
     write_mp4(frames, paths["mp4"])

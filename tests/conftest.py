@@ -1,3 +1,4 @@
+import socket
 import sys
 from pathlib import Path
 
@@ -29,3 +30,21 @@ class CountingModel(torch.nn.Module):
 @pytest.fixture
 def counting_model():
     return CountingModel()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The app, served on a free local port for the tests of one module."""
+    import app
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()

@@ -1,7 +1,5 @@
 """End to end: launch the app on a free port and call the three named endpoints with gradio_client,
 by the parameter names that the README documents."""
-import socket
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,21 +7,9 @@ from PIL import Image
 gradio_client = pytest.importorskip("gradio_client")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def client():
-    import app
-    port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        app.demo.close()
+def client(app_url):
+    return gradio_client.Client(app_url, verbose=False)
 
 
 def test_the_api_documents_three_endpoints_with_their_parameter_names(client):

@@ -7,7 +7,6 @@ docs/screenshot.png (the README's picture). Skipped where Chromium is not instal
 """
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -21,33 +20,16 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage"
         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def url():
-    import app
-    port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.demo.close()
-
-
 def src(page, selector: str) -> str | None:
     img = page.locator(f"{selector} img")
     return img.first.get_attribute("src") if img.count() else None
 
 
-def test_generate_scrub_and_switch_tabs(url, tmp_path):
+def test_generate_scrub_and_switch_tabs(app_url, tmp_path):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1500})
-        page.goto(url, wait_until="networkidle")
+        page.goto(app_url, wait_until="domcontentloaded")
         page.get_by_text("Guided Diffusion Explorer").first.wait_for()
 
         page.get_by_role("tab", name="MNIST digits").click()

@@ -101,3 +101,12 @@ def test_upload_rejects_pickles(tmp_path):
     bad.write_bytes(b"\x80\x04not really")
     with pytest.raises(gr.Error):
         th.use_upload([str(bad)])
+
+
+def test_importing_the_app_builds_the_page_but_loads_no_model():
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import app, gradio as gr; from diffusion import handlers as h; "
+            "assert isinstance(app.demo, gr.Blocks); assert h.ENGINE.models._models == {}, h.ENGINE.models._models")
+    subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, check=True, timeout=120)
