@@ -198,7 +198,10 @@ def warm_up() -> None:
     for world, rows in EXAMPLES.items():
         for label, guidance, steps, sampler, seed, n in rows:
             try:
-                h.artifacts(h.ENGINE.run(h.make_request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n)))
+                res = h.ENGINE.run(h.make_request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
+                                   background=True)
+                h.ENGINE.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
+                h.artifacts(res)
             except Exception as e:  # a missing checkpoint is reported when the tab is used
                 print(f"warm-up skipped {world}: {e}")
                 break

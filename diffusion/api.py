@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint, default_checkpoint
+from .fast import prepare
 from .labels import label_batch, label_choices
 from .sampling import Frame, Trajectory, check_sampling_args, sample, sample_frames
 
@@ -36,6 +37,9 @@ def checkpoint_source(world: str, source: str | None = None) -> str:
 @dataclass
 class GuidedSampler:
     checkpoint: Checkpoint
+
+    def __post_init__(self):
+        prepare(self.checkpoint.model)  # inference form, in place: same outputs, faster (diffusion.fast)
 
     @classmethod
     def load(cls, world: str, source: str | None = None) -> "GuidedSampler":

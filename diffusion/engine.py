@@ -29,6 +29,7 @@ from .sampling import check_sampling_args
 
 SHIPPED = "shipped"
 APP_MAX_N = {"points": 5000, "mnist": 64}  # what the UI offers; the library allows more
+WAIT_LIMIT = 60.0  # seconds a run waits for an identical one in flight (background: per step / 30)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Result:
     x0s: np.ndarray  # (S + 1, n, ...) x0 predictions, display form
     timesteps: list[int]
     samples: np.ndarray  # final samples in the public data format (float32)
-    seconds: float
+    seconds: float  # compute time of the run's own steps: no waiting for other runs, no rendering
     artifacts: dict = field(default_factory=dict)  # files the UI rendered once (png, gif, ...)
 
     @property
@@ -121,6 +122,12 @@ class Engine:
         self._compute = threading.Lock()
         self.threads = torch.get_num_threads()
         self.hits = self.misses = 0
+        # A request already being computed is not computed twice (the app's warm-up and a first
+        # visitor often ask for the same example), and background runs (the warm-up) pause while
+        # a visitor's run is computing, so that a first request does not share the CPU with them.
+        self._inflight: dict[Request, threading.Event] = {}
+        self._foreground = 0
+        self._idle = threading.Condition()
 
     # -- requests ----------------------------------------------------------------------------
     def request(self, world: str, model: str, label, guidance, steps, sampler: str, eta, seed, n,
@@ -156,27 +163,68 @@ class Engine:
                 total -= old.nbytes
 
     # -- sampling ----------------------------------------------------------------------------
-    def stream(self, req: Request, every: float = 0.0) -> Iterator[Progress | Result]:
+    def stream(self, req: Request, every: float = 0.0, background: bool = False
+               ) -> Iterator[Progress | Result]:
         """Progress for frames as they are computed (the first at once, then at most one per
-        `every` seconds, and always the last), then the Result. A cached request yields only it."""
-        hit = self.cached(req)
-        if hit is not None:
-            self.hits += 1
-            yield hit
-            return
+        `every` seconds, and always the last), then the Result. A cached request yields only it;
+        one that another caller is computing waits for that run. A `background` run gives way,
+        step by step, to any other run that is computing."""
+        while True:
+            hit = self.cached(req)
+            if hit is not None:
+                self.hits += 1
+                yield hit
+                return
+            with self._lock:
+                running = self._inflight.get(req)
+                if running is None:
+                    done = self._inflight[req] = threading.Event()
+            if running is None:
+                break
+            # Then the cache has it, unless that run failed (compute it here) or stalls, e.g. its
+            # viewer left mid-stream: after WAIT_LIMIT this run goes its own way.
+            if not running.wait(WAIT_LIMIT):
+                done = threading.Event()
+                break
         self.misses += 1
+        try:
+            if not background:
+                with self._idle:
+                    self._foreground += 1
+            yield from self._compute_run(req, every, background)
+        finally:
+            with self._lock:
+                if self._inflight.get(req) is done:
+                    del self._inflight[req]
+            done.set()
+            if not background:
+                with self._idle:
+                    self._foreground -= 1
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = WAIT_LIMIT) -> bool:
+        """Block until no visitor's run is computing (background work, such as the warm-up's
+        rendering, calls this first); False if `timeout` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._foreground == 0, timeout=timeout)
+
+    def _compute_run(self, req: Request, every: float, background: bool) -> Iterator[Progress | Result]:
         s = self.models.get(req.world, req.model)
-        start, last = time.perf_counter(), -np.inf
+        busy, last = 0.0, -np.inf  # busy: seconds of this run's own steps (not waits, not rendering)
         xs = x0s = None
         ts: list[int] = []
         total = req.steps + 1
         frames = s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed)
         while True:
+            if background:
+                self.wait_idle(WAIT_LIMIT / 30)
             # A UI server may resume this generator on a different worker thread at every frame:
             # thread-local settings (inference mode, OpenMP threads) are set for each step.
             with self._compute, torch.inference_mode():
+                began = time.perf_counter()
                 torch.set_num_threads(1 if training_now() else self.threads)
                 f = next(frames, None)
+                busy += time.perf_counter() - began
             if f is None:
                 break
             x, x0 = display(req.world, f.x), display(req.world, f.x0)
@@ -190,12 +238,12 @@ class Engine:
             elif now - last >= every:
                 last = now
                 yield Progress(f.index, total, f.t, x, x0)
-        res = Result(req, xs, x0s, ts, final, time.perf_counter() - start)
+        res = Result(req, xs, x0s, ts, final, busy)
         self._store(res)
         yield res
 
-    def run(self, req: Request) -> Result:
-        for item in self.stream(req, every=float("inf")):
+    def run(self, req: Request, background: bool = False) -> Result:
+        for item in self.stream(req, every=float("inf"), background=background):
             if isinstance(item, Result):
                 return item
         raise RuntimeError("sampling ended without a result")  # unreachable: stream always ends in one

@@ -44,6 +44,11 @@ class GaussianDiffusion:
         # Python floats for the per-step scalars: DDIM's sqrt(1 - ab_prev - sigma^2) cancels badly
         # in float32 when sigma^2 is close to 1 - ab_prev (eta near 1, early steps).
         self._ab_prev, self._post_var = ac_prev.tolist(), post_var.tolist()
+        # The reverse step's per-index scalars, so that a step is a few whole-tensor ops with Python
+        # float coefficients (no table gathers): 1/sqrt(ab), sqrt(1/ab - 1), posterior coefs 1, 2.
+        self._step_coefs = list(zip((1.0 / np.sqrt(ac)).tolist(), np.sqrt(1.0 / ac - 1.0).tolist(),
+                                    (betas * np.sqrt(ac_prev) / (1.0 - ac)).tolist(),
+                                    ((1.0 - ac_prev) * np.sqrt(1.0 - betas) / (1.0 - ac)).tolist()))
         self.num_steps = len(ac)
         self.timesteps = list(range(self.num_steps)) if timesteps is None else [int(v) for v in timesteps]
 
@@ -131,22 +136,24 @@ class GaussianDiffusion:
         With `clip`, x0 is clipped to [-1, 1] and DDIM re-derives eps from the clipped x0.
         No noise is added at i = 0, so `noise` may be None there (and for DDIM with eta = 0).
         """
-        x0 = self.predict_x0(x_t, i, eps)
+        inv_sqrt_ab, sqrt_recip_m1, coef1, coef2 = self._step_coefs[i]
+        # x0 = (x_t - sqrt(1 - ab) eps) / sqrt(ab) = x_t / sqrt(ab) - sqrt(1/ab - 1) eps
+        x0 = torch.add(x_t * inv_sqrt_ab, eps, alpha=-sqrt_recip_m1)
         if clip:
-            x0 = x0.clamp(-1.0, 1.0)
+            x0 = x0.clamp_(-1.0, 1.0)
         if sampler == "ddpm":
-            mean, _ = self.q_posterior(x0, x_t, i)
+            mean = torch.add(x0 * coef1, x_t, alpha=coef2)
             std = self._post_var[i] ** 0.5
         elif sampler == "ddim":
-            if clip:
-                eps = self.predict_eps(x_t, i, x0)
+            if clip:  # eps = (x_t / sqrt(ab) - x0) / sqrt(1/ab - 1)
+                eps = torch.sub(x_t * inv_sqrt_ab, x0).div_(sqrt_recip_m1)
             ab_prev, var = self._ab_prev[i], eta * eta * self._post_var[i]
             std = var ** 0.5
-            mean = ab_prev ** 0.5 * x0 + max(1.0 - ab_prev - var, 0.0) ** 0.5 * eps
+            mean = torch.add(x0 * ab_prev ** 0.5, eps, alpha=max(1.0 - ab_prev - var, 0.0) ** 0.5)
         else:
             raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
         if i > 0 and std > 0:
-            mean = mean + std * noise
+            mean = mean.add_(noise, alpha=std)
         return StepOutput(mean, x0)
 
     def p_sample(self, eps: torch.Tensor, i: int, x_t: torch.Tensor, noise: torch.Tensor | None,

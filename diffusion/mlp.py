@@ -1,4 +1,8 @@
-"""The 2D denoiser: a residual MLP, `model(x_t, t, y) -> eps` for points x_t (B, 2)."""
+"""The 2D denoiser: a residual MLP, `model(x_t, t, y) -> eps` for points x_t (B, 2).
+
+Split into `embed` and `trunk` (see `diffusion.nn.ConditionedDenoiser`): each block's projection of
+the (t, y) embedding depends on t and y only, so a sampler computes them once per (t, label) pair.
+"""
 from __future__ import annotations
 
 import math
@@ -7,7 +11,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from .nn import ConditionEmbedding
+from .nn import ConditionedDenoiser, ConditionEmbedding, add_rows
 
 
 class _Block(nn.Module):
@@ -19,10 +23,30 @@ class _Block(nn.Module):
         self.act = nn.SiLU()
 
     def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        return h + self.fc2(self.act(self.fc1(self.act(self.norm(h))) + self.emb(emb)))
+        return self.body(h, self.project(emb))
+
+    def project(self, emb: torch.Tensor) -> torch.Tensor:
+        """The block's condition term, fc1's bias included: emb (R, w) -> (R, w)."""
+        return self.emb(emb) + self.fc1.bias
+
+    def body(self, h: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """h (B, w), e = project(embedding) (k B, w) -> h + fc2(silu(fc1(silu(norm(h))) + emb)), (k B, w).
+
+        With as many rows in h as in e, each linear layer is one addmm that also does the add
+        (e + a W1^T, h + s W2^T); with k > 1 (the first block under guidance) fc1 runs on the B
+        label-free rows and broadcasting repeats them onto the k B condition rows."""
+        a = self.act(self.norm(h))
+        if len(a) == len(e):
+            z = torch.addmm(e, a, self.fc1.weight.t())
+        else:
+            z = add_rows(a @ self.fc1.weight.t(), e)
+        s = self.act(z)
+        if len(s) == len(h):
+            return torch.addmm(h, s, self.fc2.weight.t()).add_(self.fc2.bias)
+        return add_rows(h, self.fc2(s))
 
 
-class PointDenoiser(nn.Module, PyTorchModelHubMixin):
+class PointDenoiser(ConditionedDenoiser, PyTorchModelHubMixin):
     """x (B, 2), t (B,), y (B,) in 0..num_classes (num_classes = empty label) -> eps (B, 2).
 
     The coordinates enter with Fourier features sin/cos(2^k pi x), which lets a small MLP draw
@@ -38,10 +62,13 @@ class PointDenoiser(nn.Module, PyTorchModelHubMixin):
         self.blocks = nn.ModuleList(_Block(width) for _ in range(depth))
         self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, 2))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def emb_layers(self) -> list:
+        return [block.project for block in self.blocks]
+
+    def trunk(self, x: torch.Tensor, embs: list[torch.Tensor]) -> torch.Tensor:
+        """x (B, 2), embs from `embed` with k B rows each -> eps (k B, 2)."""
         ang = (x[:, :, None] * self.freqs).flatten(1)
         h = self.inp(torch.cat([x, torch.sin(ang), torch.cos(ang)], 1))
-        emb = self.cond(t, y)
-        for block in self.blocks:
-            h = block(h, emb)
+        for block, e in zip(self.blocks, embs):
+            h = block.body(h, e)
         return self.out(h)

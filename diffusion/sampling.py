@@ -3,6 +3,11 @@ one loop for every sampler and step count. The loop is a generator of frames so 
 
 Frames: for k = 0..S-1, frame k holds x_t at the k-th timestep of the (respaced) chain and the
 x0 predicted from it; frame S holds the final sample (as both x and x0). S + 1 frames in all.
+
+Speed (see `python -m diffusion.bench`): everything that is fixed for a run is done once before the
+first step (the guidance rows, and for embed/trunk models every step's condition embeddings), cond
+and uncond rows share one network call and the label-free stem, and a step is a few whole-tensor
+ops with Python-float coefficients. The same loop serves every model, sampler and step count.
 """
 from __future__ import annotations
 
@@ -35,21 +40,61 @@ class Trajectory:
         return self.xs[-1]
 
 
+def guidance_rows(y: torch.Tensor, null_label: int, guidance: float) -> torch.Tensor:
+    """The labels of the network's rows for the labels y (B,): y (s = 1), all null (s = 0, or when
+    every label is already null: no guidance is needed), else [y; null] (2B,), one batched call."""
+    null = torch.full_like(y, null_label)
+    if guidance == 0 or bool((y == null_label).all()):
+        return null
+    if guidance == 1:
+        return y
+    return torch.cat([y, null])
+
+
+def mix(out: torch.Tensor, batch: int, guidance: float) -> torch.Tensor:
+    """Network output for `guidance_rows` -> guided eps (B, ...):
+    eps = eps_uncond + s (eps_cond - eps_uncond)  (Ho & Salimans, 2022), as one lerp."""
+    if out.shape[0] == batch:
+        return out
+    eps_c, eps_u = out.chunk(2)
+    return torch.lerp(eps_u, eps_c, guidance)
+
+
 def guided_eps(model, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, null_label: int,
                guidance: float) -> torch.Tensor:
-    """eps = eps_uncond + s (eps_cond - eps_uncond)  (Ho & Salimans, 2022).
+    """eps = eps_uncond + s (eps_cond - eps_uncond) for one step, with the model's plain forward.
 
     s = 0 is the unconditional model and s = 1 the conditional one: one network call each.
     Otherwise cond and uncond go through the network as one doubled batch. Rows whose label is
     already the null label need no guidance, so an all-"random" batch also costs one call.
     """
-    null = torch.full_like(y, null_label)
-    if guidance == 0 or bool((y == null_label).all()):
-        return model(x, t, null)
-    if guidance == 1:
-        return model(x, t, y)
-    eps_c, eps_u = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])).chunk(2)
-    return eps_u + guidance * (eps_c - eps_u)
+    rows = guidance_rows(y, null_label, guidance)
+    k = len(rows) // len(y)
+    return mix(model(torch.cat([x] * k), torch.cat([t] * k), rows), len(y), guidance)
+
+
+class GuidedDenoiser:
+    """The guided eps of one run, `eps = denoiser(x_t, i)` at table index i of `chain`.
+
+    The rows' labels are fixed for the run, so they are worked out once. A model with the
+    `embed_grid`/`trunk` split (`diffusion.nn.ConditionedDenoiser`) gets every step's condition
+    embeddings in one call up front and the un-doubled x_t (its label-free stem runs once for cond
+    and uncond rows); any other model is called as model(x, t, y) on the doubled batch.
+    """
+
+    def __init__(self, model, chain: GaussianDiffusion, y: torch.Tensor, null_label: int, guidance: float):
+        self.model, self.batch, self.guidance = model, len(y), float(guidance)
+        self.rows = guidance_rows(y, null_label, guidance)
+        self.times = chain.model_timesteps
+        self.grid = model.embed_grid(self.times) if hasattr(model, "embed_grid") else None
+
+    def __call__(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        if self.grid is not None:  # (S, L, c) tables -> this step's (rows, c)
+            out = self.model.trunk(x, [g[i].index_select(0, self.rows) for g in self.grid])
+        else:
+            k = len(self.rows) // self.batch
+            out = self.model(torch.cat([x] * k), self.times[i].expand(len(self.rows)), self.rows)
+        return mix(out, self.batch, self.guidance)
 
 
 def check_sampling_args(steps: int, T: int, guidance: float, sampler: str, eta: float) -> None:
@@ -78,9 +123,9 @@ def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: t
     chain = diffusion.respace(steps)
     x = torch.randn((len(y), *shape), generator=generator) if x_T is None else x_T
     with torch.inference_mode():
+        denoiser = GuidedDenoiser(model, chain, y, null_label, guidance)
         for i in reversed(range(chain.num_steps)):
-            t = chain.model_timesteps[i].expand(len(y))
-            eps = guided_eps(model, x, t, y, null_label, guidance)
+            eps = denoiser(x, i)
             noise = torch.randn(x.shape, generator=generator) if chain.needs_noise(i, sampler, eta) else None
             out = chain.step(eps, i, x, noise, sampler, eta, clip)
             yield Frame(chain.num_steps - 1 - i, chain.timesteps[i], x, out.pred_x0)
@@ -100,7 +145,7 @@ def sample(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[in
             continue
         if xs is None:
             n = (kwargs.get("steps") or diffusion.num_steps) + 1
-            xs, x0s = torch.empty((n, *f.x.shape)), torch.empty((n, *f.x.shape))
+            xs, x0s = (torch.empty((n, *f.x.shape), dtype=f.x.dtype) for _ in range(2))
         xs[f.index], x0s[f.index] = f.x, f.x0
         ts.append(f.t)
     if not keep_trajectory:

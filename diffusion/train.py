@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--threads", type=int)
     ap.add_argument("--labels", nargs="+", help=f"points only: a subset of {', '.join(POINT_LABELS)}")
+    ap.add_argument("--width", type=int, help="points only: the MLP's width (preset 256)")
+    ap.add_argument("--depth", type=int, help="points only: the number of residual blocks (preset 4)")
     ap.add_argument("--fresh", action="store_true", help="ignore a train state in --out")
     args = ap.parse_args(argv)
 
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("steps", "batch_size", "lr", "p_uncond", "seed", "threads", "labels"):
         if getattr(args, key) is not None:
             preset[key] = getattr(args, key)
+    for key in ("width", "depth"):  # model size: smaller and faster points models
+        if getattr(args, key) is not None:
+            if args.kind != "points":
+                print(f"error: --{key} is for points models only", file=sys.stderr)
+                return 2
+            preset["model"] = {**preset["model"], key: getattr(args, key)}
     config = TrainConfig(kind=args.kind, out=args.out or str(default_checkpoint(args.kind)), **preset)
     try:
         if not 0.0 <= config.p_uncond <= 1.0:

@@ -2,6 +2,8 @@
 
 Three resolutions (28, 14, 7) with residual blocks (GroupNorm, SiLU, the (t, y) embedding added
 between the two convolutions), self-attention at 7x7, skip connections by concatenation.
+The (t, y) dependence is split off into `embed` (see `diffusion.nn.ConditionedDenoiser`), so a
+sampler can embed a whole run up front and share the label-free stem between cond and uncond rows.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from .nn import ConditionEmbedding
+from .nn import ConditionedDenoiser, ConditionEmbedding, add_rows, norm_act
 
 
 def _norm(ch: int) -> nn.GroupNorm:
@@ -23,14 +25,16 @@ class ResBlock(nn.Module):
         self.emb = nn.Linear(emb_dim, cout)
         self.norm2, self.conv2 = _norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
         self.dropout = nn.Dropout(dropout)
-        self.act = nn.SiLU()
         self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(self.act(self.norm1(x)))
-        h = h + self.emb(emb)[:, :, None, None]
-        h = self.conv2(self.dropout(self.act(self.norm2(h))))
-        return self.skip(x) + h
+        return self.body(x, self.emb(emb))
+
+    def body(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """x (B, cin, H, W), e = self.emb(embedding) (k B, cout) -> (k B, cout, H, W)."""
+        h = add_rows(self.conv1(norm_act(self.norm1, x)), e[:, :, None, None])
+        h = self.conv2(self.dropout(norm_act(self.norm2, h)))
+        return add_rows(self.skip(x), h)
 
 
 class Attention(nn.Module):
@@ -47,7 +51,7 @@ class Attention(nn.Module):
         return x + self.proj(out.transpose(1, 2).reshape(b, c, h, w))
 
 
-class UNet(nn.Module, PyTorchModelHubMixin):
+class UNet(ConditionedDenoiser, PyTorchModelHubMixin):
     """x (B, 1, 28, 28), t (B,), y (B,) in 0..num_classes (num_classes = empty label) -> eps."""
 
     def __init__(self, num_classes: int = 10, channels: tuple | list = (16, 32, 96),
@@ -71,12 +75,18 @@ class UNet(nn.Module, PyTorchModelHubMixin):
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        emb = self.cond(t, y)
-        h0 = self.down0(self.conv_in(x), emb)  # 28x28
-        h1 = self.down1(self.pool0(h0), emb)  # 14x14
-        h = self.mid1(self.pool1(h1), emb)  # 7x7
-        h = self.mid2(self.attn(h), emb)
-        h = self.up1(torch.cat([self.upsample(h), h1], 1), emb)
-        h = self.up0(torch.cat([self.upsample(h), h0], 1), emb)
-        return self.out(h)
+    def emb_layers(self) -> list[nn.Module]:
+        return [b.emb for b in (self.down0, self.down1, self.mid1, self.mid2, self.up1, self.up0)]
+
+    def trunk(self, x: torch.Tensor, embs: list[torch.Tensor]) -> torch.Tensor:
+        """x (B, 1, 28, 28), embs from `embed` with k B rows each -> eps (k B, 1, 28, 28)."""
+        if self.down0.conv1.weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)  # follow `fast.prepare`'s layout
+        e_down0, e_down1, e_mid1, e_mid2, e_up1, e_up0 = embs
+        h0 = self.down0.body(self.conv_in(x), e_down0)  # 28x28; B -> k B rows here
+        h1 = self.down1.body(self.pool0(h0), e_down1)  # 14x14
+        h = self.mid1.body(self.pool1(h1), e_mid1)  # 7x7
+        h = self.mid2.body(self.attn(h), e_mid2)
+        h = self.up1.body(torch.cat([self.upsample(h), h1], 1), e_up1)
+        h = self.up0.body(torch.cat([self.upsample(h), h0], 1), e_up0)
+        return self.out[2](norm_act(self.out[0], h))  # out = GroupNorm, SiLU, Conv

@@ -136,3 +136,45 @@ def test_a_stream_resumed_on_other_threads_still_samples_the_same(engine):
             break
         items.append(item)
     assert np.array_equal(items[-1].xs, expected.xs) and np.array_equal(items[-1].samples, expected.samples)
+
+
+def test_a_request_in_flight_is_computed_once():
+    """The warm-up and a first visitor often ask for the same example: the second one waits for
+    the first run and gets its result, instead of sampling it again beside it."""
+    import threading
+    engine = Engine()
+    r = req(engine, seed=31, steps=30)
+    first = engine.stream(r, every=0.0)
+    assert isinstance(next(first), Progress)  # the first run is under way (and suspended here)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(engine.run(r)))
+    waiter.start()
+    time.sleep(0.3)
+    assert waiter.is_alive() and not got  # waiting, not sampling
+    result = [item for item in first][-1]
+    waiter.join(10)
+    assert got == [result] and (engine.misses, engine.hits) == (1, 1)
+
+
+def test_background_runs_give_way_to_a_visitors_run(monkeypatch):
+    import threading
+    engine = Engine()
+    visitor = engine.stream(req(engine, seed=41, steps=30), every=0.0)
+    next(visitor)  # a visitor's run is computing
+    steps = []
+    frames = engine.models.get("points").frames
+
+    def counted(*args):  # count the background run's steps as they are computed
+        for f in frames(*args):
+            steps.append(f.index)
+            yield f
+
+    monkeypatch.setattr(engine.models.get("points"), "frames", counted)
+    background = threading.Thread(target=engine.run, args=(req(engine, seed=42, steps=30),), kwargs={"background": True})
+    background.start()
+    time.sleep(0.5)
+    assert steps == []  # paused while the visitor's run is open
+    monkeypatch.undo()
+    list(visitor)  # the visitor's run ends ...
+    background.join(20)
+    assert not background.is_alive() and len(steps) == 31  # ... and the background run completes

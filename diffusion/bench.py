@@ -1,0 +1,208 @@
+"""Sampler speed on this machine, as ratios measured in one run: `python -m diffusion.bench`.
+
+  python -m diffusion.bench [--json] [--markdown FILE] [--threads N] [--repeats R]
+      [--points-checkpoint DIR] [--mnist-checkpoint DIR]
+
+The FLOP limit of a job is its work (the model's multiply-adds per forward pass, counted from its
+layers, x 2 FLOP, x the network rows the job needs) over this machine's measured fp32 matmul
+throughput; the naive figure runs the same job the way the reference notebooks do. Wall times are
+the best of --repeats runs, so that a noisy machine shows its quiet moments; ratios between figures
+of one run hold even when the absolute figures do not. --json prints one JSON object as the last line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .api import GuidedSampler
+from .checkpoint import load_checkpoint
+from .cli import Parser, run
+from .fast import count_flops
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def best_time(fn, repeats: int) -> float:
+    """The fastest of `repeats` calls, after one warm-up call (first-touch allocations, oneDNN kernels)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """fp32 (n x n) @ (n x n) throughput with torch on all its threads: 2 n^3 FLOP per product."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / best_time(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+def naive_sample(model, diffusion, y: torch.Tensor, null_label: int, guidance: float, steps: int,
+                 seed: int) -> tuple[list, list]:
+    """The reference notebooks' loop: the eager fp32 model once per step on the doubled batch
+    (cond and uncond rows) under no_grad, each frame copied to numpy."""
+    gen = torch.Generator().manual_seed(seed)
+    chain = diffusion.respace(steps)
+    x = torch.randn((len(y), 1, 28, 28), generator=gen)
+    rows = torch.cat([y, torch.full_like(y, null_label)])
+    xs, x0s = [], []
+    with torch.no_grad():
+        for i in reversed(range(steps)):
+            t = torch.full((len(rows),), chain.timesteps[i])
+            eps_c, eps_u = model(torch.cat([x, x]), t, rows).chunk(2)
+            eps = eps_u + guidance * (eps_c - eps_u)
+            noise = torch.randn(x.shape, generator=gen) if i > 0 else None
+            out = chain.step(eps, i, x, noise, "ddpm")
+            xs.append(x.numpy().copy())
+            x0s.append(out.pred_x0.numpy().copy())
+            x = out.prev_sample
+    xs.append(x.numpy().copy())
+    return xs, x0s
+
+
+def first_frame_seconds(sampler: GuidedSampler, repeats: int) -> float:
+    """From the call that the app makes (`GuidedSampler.frames`) to its first frame."""
+    def first():
+        next(iter(sampler.frames(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0)))
+    return best_time(first, repeats)
+
+
+def train_rates(threads: int, steps: int = 20) -> dict:
+    """Training throughput with the shipped presets (no files written; MNIST on random digits,
+    since the speed does not depend on the pixels)."""
+    from .tasks import MnistTask, PointsTask, _Split
+    from .train import PRESETS
+    from .trainer import Trainer, TrainConfig
+
+    out = {}
+    for kind in ("points", "mnist"):
+        config = TrainConfig(kind=kind, out="", threads=threads, **PRESETS[kind])
+        if kind == "points":
+            task = PointsTask(config)
+        else:
+            gen = torch.Generator().manual_seed(0)
+            split = _Split(torch.rand((config.batch_size * 4, 1, 28, 28), generator=gen) * 2 - 1,
+                           torch.arange(config.batch_size * 4) % 10)
+            task = MnistTask(config, splits=(split, split))
+        trainer = Trainer(task, config)
+        n = steps if kind == "points" else max(3, steps // 4)
+        seconds = best_time(lambda: [trainer.train_step() for _ in range(n)], 2) / n
+        out[kind] = (1 / seconds, config.batch_size / seconds)
+    return {"train_points_steps_per_s": out["points"][0], "train_mnist_images_per_s": out["mnist"][1]}
+
+
+def measure(threads: int, repeats: int, points_source: str | None = None,
+            mnist_source: str | None = None) -> dict:
+    torch.set_num_threads(threads)
+    r: dict = {"threads": threads, "torch": torch.__version__}
+    r["matmul_gflops"] = matmul_gflops()
+
+    # MNIST: 10 digits (one of each), guidance 2, 100 DDPM steps, every x_t and x0 kept.
+    mnist = GuidedSampler.load("mnist", mnist_source)
+    plain = load_checkpoint(mnist.checkpoint.path, "mnist")  # a fresh eager NCHW copy
+    one = (torch.zeros(1, 1, 28, 28), torch.tensor([500]), torch.tensor([3]))
+    # counted on the plain model: torch's counter does not see the fused CPU attention kernel
+    r["mnist_mflop_per_image"] = count_flops(plain.model.eval(), *one) / 1e6
+    r["mnist_10x100_cfg_gflop"] = r["mnist_mflop_per_image"] * 10 * 2 * 100 / 1e3
+    r["mnist_10x100_cfg_s"] = best_time(lambda: mnist.sample(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0), repeats)
+    y = torch.arange(10)
+    r["naive_mnist_10x100_cfg_s"] = best_time(
+        lambda: naive_sample(plain.model.eval(), plain.diffusion, y, 10, 2.0, 100, 0), repeats)
+    # Same seed, same math, float32 rounding in another order (tests/test_fast.py checks the math in
+    # float64): how far apart the final digits end, in [-1, 1] pixel units.
+    naive_final = torch.from_numpy(naive_sample(plain.model.eval(), plain.diffusion, y, 10, 2.0, 100, 0)[0][-1])
+    fast_final = mnist.sample(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0, keep_trajectory=False).samples
+    r["fast_vs_naive_max_abs_diff"] = float((fast_final - naive_final).abs().max())
+    r["mnist_10x20_ddim_cfg_s"] = best_time(lambda: mnist.sample(DIGITS, 2.0, 20, "ddim", 0.0, 10, 0), repeats)
+    r["time_to_first_frame_s"] = first_frame_seconds(mnist, max(repeats, 5))
+
+    # Points: 1000 points, guidance 2 (2000 rows a step), 100 DDPM steps, all frames kept.
+    points = GuidedSampler.load("points", points_source)
+    r["points_model"] = json.loads((points.checkpoint.path / "config.json").read_text())
+    one = (torch.zeros(1, 2), torch.tensor([500]), torch.tensor([0]))
+    r["points_kflop_per_row"] = count_flops(points.checkpoint.model, *one) / 1e3
+    r["points_1000x100_cfg_gflop"] = r["points_kflop_per_row"] * 2000 * 100 / 1e6
+    r["points_1000x100_cfg_s"] = best_time(
+        lambda: points.sample("spiral", 2.0, 100, "ddpm", 0.0, 1000, 0), max(repeats, 5))
+
+    r.update(train_rates(threads))
+    r["mnist_flop_limit_s"] = r["mnist_10x100_cfg_gflop"] / r["matmul_gflops"]
+    r["mnist_vs_flop_limit"] = r["mnist_10x100_cfg_s"] / r["mnist_flop_limit_s"]
+    r["mnist_speedup_vs_naive"] = r["naive_mnist_10x100_cfg_s"] / r["mnist_10x100_cfg_s"]
+    r["points_flop_limit_s"] = r["points_1000x100_cfg_gflop"] / r["matmul_gflops"]
+    r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return r
+
+
+def rows(r: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, value, goal, met) for the table."""
+    ok = lambda c: "yes" if c else "NO"  # noqa: E731
+    return [
+        ("fp32 matmul throughput", f"{r['matmul_gflops']:.0f} GFLOPS", f"{r['threads']} threads", ""),
+        ("MNIST 10 digits x 100 DDPM steps, guidance 2", f"{r['mnist_10x100_cfg_s']:.3f} s", "", ""),
+        ("  its work / its FLOP limit", f"{r['mnist_10x100_cfg_gflop']:.1f} GFLOP / {r['mnist_flop_limit_s']:.3f} s", "", ""),
+        ("  time / FLOP limit", f"{r['mnist_vs_flop_limit']:.2f}x", "<= 1.5x", ok(r["mnist_vs_flop_limit"] <= 1.5)),
+        ("  naive loop (eager, no_grad, numpy frames)", f"{r['naive_mnist_10x100_cfg_s']:.3f} s", "", ""),
+        ("  fast vs naive final digits, max abs difference (float32)", f"{r['fast_vs_naive_max_abs_diff']:.1e}", "", ""),
+        ("  speed-up over the naive loop", f"{r['mnist_speedup_vs_naive']:.2f}x", ">= 3x", ok(r["mnist_speedup_vs_naive"] >= 3)),
+        ("MNIST 10 digits x 20 DDIM steps, guidance 2", f"{r['mnist_10x20_ddim_cfg_s']:.3f} s", "", ""),
+        ("MNIST time to first frame (GuidedSampler.frames)", f"{r['time_to_first_frame_s'] * 1e3:.1f} ms", "<= 100 ms",
+         ok(r["time_to_first_frame_s"] <= 0.1)),
+        ("points 1000 x 100 DDPM steps, guidance 2", f"{r['points_1000x100_cfg_s'] * 1e3:.1f} ms", "<= 50 ms",
+         ok(r["points_1000x100_cfg_s"] <= 0.05)),
+        ("  its work / its FLOP limit", f"{r['points_1000x100_cfg_gflop']:.2f} GFLOP / {r['points_flop_limit_s'] * 1e3:.1f} ms", "", ""),
+        ("training: points steps/s (batch 512)", f"{r['train_points_steps_per_s']:.1f}", "", ""),
+        ("training: MNIST images/s", f"{r['train_mnist_images_per_s']:.0f}", "", ""),
+        ("peak RSS", f"{r['peak_rss_mb']:.0f} MB", "", ""),
+    ]
+
+
+def table(r: dict) -> str:
+    body = rows(r)
+    w = [max(len(row[i]) for row in body) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip() for row in body)
+
+
+def markdown(r: dict) -> str:
+    lines = ["| figure | this machine | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {a.strip()} | {b} | {c} | {d} |" for a, b, c, d in rows(r)]
+    model = ", ".join(f"{k}={v}" for k, v in r.get("points_model", {}).items())
+    return "\n".join(lines) + (f"\n\n{r['threads']} threads, torch {r['torch']}, best of the runs; points model: "
+                               f"{model or 'shipped'}. Produced by `python -m diffusion.bench --markdown FILE`.\n")
+
+
+def build_parser() -> Parser:
+    ap = Parser(prog="python -m diffusion.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    ap.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per figure; the best is kept")
+    ap.add_argument("--points-checkpoint", default=None, help="a points checkpoint folder (default: shipped)")
+    ap.add_argument("--mnist-checkpoint", default=None, help="an MNIST checkpoint folder (default: shipped)")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.threads < 1 or args.repeats < 1:
+        raise ValueError("--threads and --repeats must be >= 1")
+    r = measure(args.threads, args.repeats, args.points_checkpoint, args.mnist_checkpoint)
+    print(table(r))
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(markdown(r))
+    if args.json:
+        print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
