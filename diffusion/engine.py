@@ -111,6 +111,14 @@ class Models:
         return (world, name) in self._models
 
 
+class _Run(threading.Event):
+    """Set when a run in flight ends; `background` says whether a visitor may take it over."""
+
+    def __init__(self, background: bool):
+        super().__init__()
+        self.background = background
+
+
 class Engine:
     def __init__(self, max_results: int = 48, max_bytes: int = 1_500_000_000):
         self.models = Models()
@@ -125,7 +133,7 @@ class Engine:
         # A request already being computed is not computed twice (the app's warm-up and a first
         # visitor often ask for the same example), and background runs (the warm-up) pause while
         # a visitor's run is computing, so that a first request does not share the CPU with them.
-        self._inflight: dict[Request, threading.Event] = {}
+        self._inflight: dict[Request, _Run] = {}
         self._foreground = 0
         self._idle = threading.Condition()
 
@@ -166,9 +174,11 @@ class Engine:
     def stream(self, req: Request, every: float = 0.0, background: bool = False
                ) -> Iterator[Progress | Result]:
         """Progress for frames as they are computed (the first at once, then at most one per
-        `every` seconds, and always the last), then the Result. A cached request yields only it;
-        one that another caller is computing waits for that run. A `background` run gives way,
-        step by step, to any other run that is computing."""
+        `every` seconds, and always the last), then the Result. A cached request yields only it.
+        A request that a visitor's run is already computing waits for that run; one that only a
+        background run is computing is computed here, streaming, and the background run stops
+        when it finds the result cached. A `background` run gives way, step by step, to any
+        visitor's run."""
         while True:
             hit = self.cached(req)
             if hit is not None:
@@ -177,14 +187,15 @@ class Engine:
                 return
             with self._lock:
                 running = self._inflight.get(req)
-                if running is None:
-                    done = self._inflight[req] = threading.Event()
+                if running is None or (running.background and not background):
+                    done = self._inflight[req] = _Run(background)
+                    running = None
             if running is None:
                 break
             # Then the cache has it, unless that run failed (compute it here) or stalls, e.g. its
             # viewer left mid-stream: after WAIT_LIMIT this run goes its own way.
             if not running.wait(WAIT_LIMIT):
-                done = threading.Event()
+                done = _Run(background)
                 break
         self.misses += 1
         try:
@@ -218,6 +229,10 @@ class Engine:
         while True:
             if background:
                 self.wait_idle(WAIT_LIMIT / 30)
+                hit = self.cached(req)
+                if hit is not None:  # a visitor's run took this request over and finished it
+                    yield hit
+                    return
             # A UI server may resume this generator on a different worker thread at every frame:
             # thread-local settings (inference mode, OpenMP threads) are set for each step.
             with self._compute, torch.inference_mode():

@@ -178,3 +178,21 @@ def test_background_runs_give_way_to_a_visitors_run(monkeypatch):
     list(visitor)  # the visitor's run ends ...
     background.join(20)
     assert not background.is_alive() and len(steps) == 31  # ... and the background run completes
+
+
+def test_a_visitor_takes_over_a_request_that_only_the_warm_up_is_computing():
+    """The visitor's run streams at once; the paused background run then finds it cached."""
+    import threading
+    engine = Engine()
+    r = req(engine, seed=51, steps=30)
+    background = engine.stream(r, every=0.0, background=True)
+    assert isinstance(next(background), Progress)  # the warm-up has started this request
+    visitor = engine.stream(r, every=0.0)
+    start = time.perf_counter()
+    assert isinstance(next(visitor), Progress) and time.perf_counter() - start < 0.5
+    result = list(visitor)[-1]
+    rest = []
+    finisher = threading.Thread(target=lambda: rest.extend(background))
+    finisher.start()
+    finisher.join(10)
+    assert rest == [result]  # the background run stopped and returned the visitor's result
