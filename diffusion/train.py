@@ -16,7 +16,7 @@ from .trainer import TrainConfig, Trainer
 PRESETS = {
     "points": dict(steps=12_000, batch_size=512, lr=2e-3, warmup=200, ema_decay=0.999,
                    schedule="linear", timesteps=1000, labels=list(POINT_LABELS),
-                   model=dict(width=256, depth=4, fourier=6), eval_every=500, save_every=2000),
+                   model=dict(width=64, depth=3, fourier=6), eval_every=500, save_every=2000),
     "mnist": dict(steps=9_000, batch_size=128, lr=1.5e-3, warmup=300, ema_decay=0.999,
                   schedule="cosine", timesteps=1000, labels=[str(d) for d in range(10)],
                   model=dict(channels=[16, 32, 96], emb_dim=128, dropout=0.0),
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--threads", type=int)
     ap.add_argument("--labels", nargs="+", help=f"points only: a subset of {', '.join(POINT_LABELS)}")
-    ap.add_argument("--width", type=int, help="points only: the MLP's width (preset 256)")
-    ap.add_argument("--depth", type=int, help="points only: the number of residual blocks (preset 4)")
+    ap.add_argument("--width", type=int, help="points only: the MLP's width (preset 64)")
+    ap.add_argument("--depth", type=int, help="points only: the number of residual blocks (preset 3)")
     ap.add_argument("--fresh", action="store_true", help="ignore a train state in --out")
     args = ap.parse_args(argv)
 
