@@ -68,10 +68,19 @@ def naive_sample(model, diffusion, y: torch.Tensor, null_label: int, guidance: f
     return xs, x0s
 
 
-def first_frame_seconds(sampler: GuidedSampler, repeats: int) -> float:
-    """From the call that the app makes (`GuidedSampler.frames`) to its first frame."""
+def first_frame_seconds(repeats: int) -> float:
+    """From the app's Generate handler being called (16 digits of one label, guidance 2, 100 DDPM
+    steps, a new seed each time so that the cache cannot answer) to its first streamed frame,
+    rendered as the image the browser receives."""
+    from . import handlers
+
+    handlers.ENGINE.models.get("mnist")  # the app loads models once, before its first visitor
+    seeds = iter(range(10_000, 10_000 + repeats + 1))
+
     def first():
-        next(iter(sampler.frames(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0)))
+        stream = handlers.generate("mnist", "shipped", "3", 2.0, 100, "DDPM", 0.0, next(seeds), 16)
+        next(stream)
+        stream.close()
     return best_time(first, repeats)
 
 
@@ -122,7 +131,7 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     fast_final = mnist.sample(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0, keep_trajectory=False).samples
     r["fast_vs_naive_max_abs_diff"] = float((fast_final - naive_final).abs().max())
     r["mnist_10x20_ddim_cfg_s"] = best_time(lambda: mnist.sample(DIGITS, 2.0, 20, "ddim", 0.0, 10, 0), repeats)
-    r["time_to_first_frame_s"] = first_frame_seconds(mnist, max(repeats, 5))
+    r["time_to_first_frame_s"] = first_frame_seconds(max(repeats, 5))
 
     # Points: 1000 points, guidance 2 (2000 rows a step), 100 DDPM steps, all frames kept.
     points = GuidedSampler.load("points", points_source)
@@ -157,7 +166,7 @@ def rows(r: dict) -> list[tuple[str, str, str, str]]:
         ("  fast vs naive final digits, max abs difference (float32)", f"{r['fast_vs_naive_max_abs_diff']:.1e}", "", ""),
         ("  speed-up over the naive loop", f"{r['mnist_speedup_vs_naive']:.2f}x", ">= 3x", ok(r["mnist_speedup_vs_naive"] >= 3)),
         ("MNIST 10 digits x 20 DDIM steps, guidance 2", f"{r['mnist_10x20_ddim_cfg_s']:.3f} s", "", ""),
-        ("MNIST time to first frame (GuidedSampler.frames)", f"{r['time_to_first_frame_s'] * 1e3:.1f} ms", "<= 100 ms",
+        ("MNIST time to first frame (the app's Generate handler)", f"{r['time_to_first_frame_s'] * 1e3:.1f} ms", "<= 100 ms",
          ok(r["time_to_first_frame_s"] <= 0.1)),
         ("points 1000 x 100 DDPM steps, guidance 2", f"{r['points_1000x100_cfg_s'] * 1e3:.1f} ms", "<= 50 ms",
          ok(r["points_1000x100_cfg_s"] <= 0.05)),

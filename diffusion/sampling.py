@@ -122,15 +122,18 @@ def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: t
         raise ValueError("pass a torch.Generator: sampling never reads the global RNG")
     chain = diffusion.respace(steps)
     x = torch.randn((len(y), *shape), generator=generator) if x_T is None else x_T
+    # Inference mode is entered per step, never held across a yield: a suspended (or abandoned)
+    # generator would otherwise leave its consumer's thread in inference mode.
     with torch.inference_mode():
         denoiser = GuidedDenoiser(model, chain, y, null_label, guidance)
-        for i in reversed(range(chain.num_steps)):
+    for i in reversed(range(chain.num_steps)):
+        with torch.inference_mode():
             eps = denoiser(x, i)
             noise = torch.randn(x.shape, generator=generator) if chain.needs_noise(i, sampler, eta) else None
             out = chain.step(eps, i, x, noise, sampler, eta, clip)
-            yield Frame(chain.num_steps - 1 - i, chain.timesteps[i], x, out.pred_x0)
-            x = out.prev_sample
-        yield Frame(chain.num_steps, -1, x, x)
+        yield Frame(chain.num_steps - 1 - i, chain.timesteps[i], x, out.pred_x0)
+        x = out.prev_sample
+    yield Frame(chain.num_steps, -1, x, x)
 
 
 def sample(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],

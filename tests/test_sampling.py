@@ -112,3 +112,22 @@ def test_label_dropout_rate_and_no_grad_through_labels(diffusion, p):
     assert set(model.seen_y.unique().tolist()) <= {0, 3}
     loss.backward()
     assert model.w.grad is not None and not model.seen_y.requires_grad
+
+
+def test_a_suspended_or_closed_frame_stream_leaves_no_inference_mode_behind():
+    """The app may stop reading a stream midway (a visitor leaves): the thread that read it must
+    still be able to train (autograd) afterwards."""
+    import torch
+    from diffusion.gaussian import GaussianDiffusion
+    from diffusion.mlp import PointDenoiser
+    from diffusion.sampling import sample_frames
+    model = PointDenoiser(num_classes=3, width=16, depth=1).eval()
+    frames = sample_frames(model, GaussianDiffusion.from_schedule("linear", 100), torch.tensor([0, 3]), (2,), 3,
+                           guidance=2.0, steps=10, generator=torch.Generator().manual_seed(0))
+    next(frames)
+    assert not torch.is_inference_mode_enabled()  # while suspended
+    frames.close()
+    assert not torch.is_inference_mode_enabled()  # and after being closed
+    w = torch.ones(2, requires_grad=True)
+    (w * 2).sum().backward()
+    assert w.grad.tolist() == [2.0, 2.0]

@@ -1,0 +1,21 @@
+"""The benchmark command runs and prints the figures the speed issue asks for (their values are
+this machine's business: nothing here is timed)."""
+import json
+
+from diffusion import bench
+
+KEYS = ["matmul_gflops", "mnist_10x100_cfg_gflop", "mnist_10x100_cfg_s", "naive_mnist_10x100_cfg_s",
+        "mnist_10x20_ddim_cfg_s", "points_1000x100_cfg_s", "time_to_first_frame_s",
+        "train_points_steps_per_s", "train_mnist_images_per_s", "peak_rss_mb"]
+
+
+def test_bench_json_has_every_figure(capsys, tmp_path):
+    assert bench.main(["--json", "--repeats", "1", "--threads", "2", "--markdown", str(tmp_path / "perf.md")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    r = json.loads(lines[-1])
+    assert all(isinstance(r[k], float) and r[k] > 0 for k in KEYS), {k: r.get(k) for k in KEYS}
+    # the work is counted from the layers: 10 digits x (cond + uncond) x 100 steps x per-image FLOP
+    assert r["mnist_10x100_cfg_gflop"] == round(r["mnist_mflop_per_image"] * 2000 / 1e3, 6)
+    assert r["fast_vs_naive_max_abs_diff"] < 1e-3  # same seed, same math (exactly: tests/test_fast.py)
+    assert "| time / FLOP limit |" in (tmp_path / "perf.md").read_text()
+    assert any(line.startswith("MNIST 10 digits x 100 DDPM steps") for line in lines)
