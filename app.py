@@ -86,10 +86,12 @@ def wire_world(world: str, c: dict) -> None:
     def generate(model, label, guidance, steps, sampler, eta, seed, n):
         yield from h.generate(world, model, label, guidance, steps, sampler, eta, seed, n)
 
-    c["go"].click(generate, inputs, outputs, concurrency_limit=2, concurrency_id="sampling",
-                  api_visibility="undocumented", api_name=f"generate_{world}")
+    done = c["go"].click(generate, inputs, outputs, concurrency_limit=2, concurrency_id="sampling",
+                         api_visibility="undocumented", api_name=f"generate_{world}")
     field_out = c.get("field", gr.State())
     kinds = c.get("kinds", gr.State(None))
+    if "field" in c:  # the direction field of the shown (last) step as soon as a run is done
+        done.then(h.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out], api_visibility="private")
     c["scrub"].change(h.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
                       api_visibility="private", trigger_mode="always_last", concurrency_limit=4)
     if "kinds" in c:
@@ -114,9 +116,10 @@ def compare_tab() -> None:
         scales = gr.Textbox(DEFAULT_GUIDANCES, label="guidance scales (comma-separated)")
     go = gr.Button("Compare", variant="primary", elem_id="compare")
     status = gr.Markdown()
-    grid = gr.Image(label="samples per guidance scale", type="numpy", format="png")
+    # The images carry their own captions; a floating label would cover the first one.
+    grid = gr.Image(label="samples per guidance scale", show_label=False, type="numpy", format="png")
     with gr.Row():
-        plot = gr.Image(label="quality vs guidance", type="numpy", format="png")
+        plot = gr.Image(label="quality vs guidance", show_label=False, type="numpy", format="png")
         table = gr.Dataframe(label="measured", interactive=False)
     world.change(lambda w: (gr.update(choices=WORLD_LABELS[w], value=DEFAULTS[w]["label"]),
                             h.model_choices(w) | {"value": SHIPPED}), world, [label, model], api_visibility="private")
