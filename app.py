@@ -15,9 +15,10 @@ from diffusion import handlers as h
 from diffusion import train_handlers as th
 from diffusion.compare import DEFAULT_GUIDANCES
 from diffusion.engine import APP_MAX_N, SHIPPED
+from diffusion.labels import WORLD_LABELS as CLASS_NAMES, label_choices
 from diffusion.points import POINT_LABELS
 
-WORLD_LABELS = {"points": [*POINT_LABELS, "random"], "mnist": [*map(str, range(10)), "random"]}
+WORLD_LABELS = {w: label_choices(names) for w, names in CLASS_NAMES.items()}  # with "random"
 DEFAULTS = {"points": dict(label="spiral", n=1000), "mnist": dict(label="3", n=16)}
 EXAMPLES = {"points": [["spiral", 2.0, 100, "DDPM", 0, 1000], ["moons", 0.0, 100, "DDPM", 1, 1000],
                        ["random", 1.0, 50, "DDIM", 2, 2000], ["s_curve", 7.0, 100, "DDPM", 3, 1000]],
@@ -91,7 +92,7 @@ def wire_world(world: str, c: dict) -> None:
     field_out = c.get("field", gr.State())
     kinds = c.get("kinds", gr.State(None))
     if "field" in c:  # the direction field of the shown (last) step as soon as a run is done
-        done.then(h.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out], api_visibility="private")
+        done.then(h.field_at, [c["state"], c["scrub"], kinds], field_out, api_visibility="private")
     c["scrub"].change(h.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
                       api_visibility="private", trigger_mode="always_last", concurrency_limit=4)
     if "kinds" in c:

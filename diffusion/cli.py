@@ -5,6 +5,11 @@ import argparse
 import sys
 
 
+def first_line(e: BaseException) -> str:
+    """An error's message in one line (its first), or its type's name when it has none."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (no usage dump) and exits with 2."""
 
@@ -17,7 +22,7 @@ def run(main, argv=None) -> int:
     try:
         return main(argv) or 0
     except (ValueError, RuntimeError, FileNotFoundError) as e:
-        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

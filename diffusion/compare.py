@@ -73,8 +73,7 @@ def measure(world: str, label: str, samples: np.ndarray, names: list[str]) -> di
         return {"distance": float(nearest_distance(samples, curve).mean()), "spread": spread(samples)}
     pred = classify(samples)
     acc = len(np.unique(pred)) / 10 if label == RANDOM else float(np.mean(pred == int(label)))
-    return {"accuracy": acc, "diversity": mean_pairwise_distance(samples.reshape(len(samples), -1)),
-            "predicted": np.bincount(pred, minlength=10).tolist()}
+    return {"accuracy": acc, "diversity": mean_pairwise_distance(samples.reshape(len(samples), -1))}
 
 
 @dataclass

@@ -25,10 +25,6 @@ def prepare(model: nn.Module) -> nn.Module:
     return model
 
 
-def is_prepared(model: nn.Module) -> bool:
-    return not model.training and not any(p.requires_grad for p in model.parameters())
-
-
 def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
     """FLOP (2 per multiply-add) of model(*inputs), counted by torch's FlopCounterMode from the
     layers' matrix products: convolutions, linear layers (also when fused into one addmm with an

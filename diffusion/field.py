@@ -15,6 +15,7 @@ import torch
 
 from .api import GuidedSampler
 from .labels import label_batch
+from .sampling import mix
 
 KINDS = ("unconditional", "conditional", "guided")
 
@@ -39,8 +40,9 @@ def direction_field(sampler: GuidedSampler, label: str, guidance: float, t: int,
     y = label_batch(label, m, ck.config.labels)
     null = torch.full_like(y, len(ck.config.labels))
     tt = torch.full((m,), t, dtype=torch.long)
-    eps_u, eps_c = ck.model(torch.cat([grid, grid]), torch.cat([tt, tt]), torch.cat([null, y])).chunk(2)
-    eps = {"unconditional": eps_u, "conditional": eps_c, "guided": eps_u + guidance * (eps_c - eps_u)}
+    out = ck.model(torch.cat([grid, grid]), torch.cat([tt, tt]), torch.cat([y, null]))  # the rows `mix` takes
+    eps_c, eps_u = out.chunk(2)
+    eps = {"unconditional": eps_u, "conditional": eps_c, "guided": mix(out, m, guidance)}
     d = ck.diffusion
     arrows = {k: (d.predict_x0(grid, t, e).clamp(-1, 1) - grid).numpy() for k, e in eps.items()}
     return DirectionField(grid.numpy(), arrows, t)

@@ -16,11 +16,11 @@ from pathlib import Path
 import gradio as gr
 
 from .engine import SHIPPED, Engine, Progress, Request, Result
+from .sampling import doubles_batch
 
 ENGINE = Engine()
 OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
 STREAM_EVERY = 0.12  # seconds between streamed frames: smooth, yet leaves the CPU to the sampler
-SAMPLERS = {"DDPM": "ddpm", "DDIM": "ddim", "ddpm": "ddpm", "ddim": "ddim"}
 
 
 def user_errors(fn):
@@ -43,16 +43,12 @@ def user_errors(fn):
     return plain
 
 
-def sampler_name(value) -> str:
-    return SAMPLERS.get(str(value).strip(), str(value).strip().lower())
-
-
 def new_seed() -> int:
     return random.randrange(0, 1_000_000)
 
 
 def make_request(world, model, label, guidance, steps, sampler, eta, seed, n) -> Request:
-    return ENGINE.request(world, model or SHIPPED, label, guidance, steps, sampler_name(sampler), eta, seed, n)
+    return ENGINE.request(world, model or SHIPPED, label, guidance, steps, sampler, eta, seed, n)  # it normalises names
 
 
 def artifacts(res: Result) -> dict:
@@ -75,7 +71,7 @@ def frame(res: Result, index: int):
 def describe(res: Result, cached: bool) -> str:
     r = res.request
     how = "from the cache" if cached else f"in {res.seconds:.2f} s"
-    calls = "1 network call" if r.guidance in (0, 1) or r.label == "random" else "cond + uncond in 1 batched call"
+    calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == "random") else "1 network call"
     return (f"**{r.n} {'points' if r.world == 'points' else 'digits'}**, label `{r.label}`, guidance "
             f"{r.guidance:g}, {r.steps} {r.sampler.upper()} steps, seed {r.seed}: sampled {how} "
             f"({calls} per step). Drag the step slider to look at any step.")
@@ -88,11 +84,12 @@ def generate(world, model, label, guidance, steps, sampler, eta, seed, n):
     status); outputs that have not changed yet are gr.skip()."""
     req = make_request(world, model, label, guidance, steps, sampler, eta, seed, n)
     skip = gr.skip()
+    from . import media
     start = time.perf_counter()
-    cached = ENGINE.cached(req) is not None
+    cached = True  # unless a frame streams: a cached request yields its Result at once
     for item in ENGINE.stream(req, every=STREAM_EVERY):
         if isinstance(item, Progress):
-            from . import media
+            cached = False
             img = media.frame_image(world, item.x, item.x0, item.index, item.total, item.t)
             status = f"sampling... step {item.index} of {item.total - 1} ({time.perf_counter() - start:.1f} s)"
             yield img, skip, skip, skip, skip, skip, status
@@ -100,10 +97,11 @@ def generate(world, model, label, guidance, steps, sampler, eta, seed, n):
         res = item
     last = len(res.xs) - 1
     slider = gr.update(minimum=0, maximum=last, value=last, step=1, interactive=True)
+    img = frame(res, last)
     if not cached:  # show the final sample at once; the animation files follow
-        yield frame(res, last), skip, slider, skip, skip, req, describe(res, cached) + " Writing GIF/MP4..."
+        yield img, skip, slider, skip, skip, req, describe(res, cached) + " Writing GIF/MP4..."
     files = artifacts(res)
-    yield (frame(res, last), files["png"], slider, files["mp4"],
+    yield (img, files["png"], slider, files["mp4"],
            [files["png"], files["npy"], files["gif"], files["mp4"]], req, describe(res, cached))
 
 
@@ -116,15 +114,24 @@ def scrub(req: Request | None, index, kinds=None):
     return frame(res, index), field(req, res, index, kinds)
 
 
+@user_errors
+def field_at(req: Request | None, index, kinds=None):
+    """Only the 2D direction field at `index` (the frame on screen is already right)."""
+    if req is None:
+        return gr.skip()
+    return field(req, ENGINE.cached(req) or ENGINE.run(req), index, kinds)
+
+
 def field(req: Request, res: Result, index, kinds):
     if req.world != "points":
         return None
-    from .field import direction_field
+    from .field import KINDS, direction_field
     from .render import field_png
     index = max(0, min(int(index), len(res.xs) - 1))
-    kinds = [k for k in (kinds or []) if k in ("unconditional", "conditional", "guided")]
+    kinds = [k for k in (kinds or []) if k in KINDS]
     t = res.timesteps[index]
-    f = direction_field(ENGINE.models.get(req.world, req.model), req.label, req.guidance, t)
+    # No arrows asked for: the points alone, without a network call.
+    f = direction_field(ENGINE.models.get(req.world, req.model), req.label, req.guidance, t) if kinds else None
     title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g})"
     return field_png(res.xs[index], f, kinds, title)
 
@@ -188,6 +195,5 @@ def compare_guidance(world, label, seed, guidances):
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"compare_{world}_{c.label}_seed{c.seed}_{'_'.join(f'{g:g}' for g in c.guidances)}.png"
     save_png(grid, path)
-    metrics = [{"guidance": g, **{k: v for k, v in m.items() if k != "predicted"}}
-               for g, m in zip(c.guidances, c.metrics)]
+    metrics = [{"guidance": g, **m} for g, m in zip(c.guidances, c.metrics)]
     return str(path), {"world": world, "label": c.label, "seed": c.seed, "metrics": metrics}

@@ -6,7 +6,11 @@ from typing import Sequence
 
 import torch
 
+from .points import POINT_LABELS
+
 RANDOM = "random"
+DIGITS = tuple(str(d) for d in range(10))
+WORLD_LABELS = {"points": POINT_LABELS, "mnist": DIGITS}  # each world's class names, in index order
 
 
 def label_choices(names: Sequence[str]) -> list[str]:

@@ -30,13 +30,12 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .points import POINT_LABELS
+from .api import check_world
+from .cli import first_line
+from .labels import DIGITS, WORLD_LABELS
 from .sampling import sample
 from .trainer import TrainConfig, Trainer
-from .upload import CHECKPOINT_FILES, zip_checkpoint  # noqa: F401  (the Train tab's download)
 
-WORLDS = ("points", "mnist")
-DIGITS = tuple(str(d) for d in range(10))
 MNIST_SIZES = {"tiny": dict(channels=[8, 16, 32], emb_dim=32),  # ~64k parameters
                "small": dict(channels=[16, 32, 64], emb_dim=64)}  # ~250k
 DEFAULTS = {"points": dict(width=128, max_seconds=60, steps=4000),
@@ -45,7 +44,6 @@ JOB_LIMIT = 600  # seconds: the longest a job may hold the (only) training slot
 EVAL_EVERY = {"points": 1.0, "mnist": 2.0}  # seconds between points of the live loss curve
 PREVIEW_EVERY = {"points": 3.0, "mnist": 6.0}  # seconds between preview samples
 PREVIEW = {"points": dict(n=500, steps=25), "mnist": dict(n=8, steps=20)}  # DDIM, guidance 2
-STATES = ("running", "done", "stopped", "failed")
 
 
 _active = [0]
@@ -82,10 +80,9 @@ class LiveSpec:
     def validate(self) -> "LiveSpec":
         """The spec with defaults filled in and labels in canonical order; ValueError naming the
         bad value and the allowed range otherwise."""
-        if self.world not in WORLDS:
-            raise ValueError(f"unknown world {self.world!r}; allowed: {', '.join(WORLDS)}")
+        check_world(self.world)
         d = DEFAULTS[self.world]
-        allowed = POINT_LABELS if self.world == "points" else DIGITS
+        allowed = WORLD_LABELS[self.world]
         labels = allowed if self.labels is None else [str(v) for v in self.labels]
         bad = [v for v in labels if v not in allowed]
         if bad or not labels or len(set(labels)) != len(labels):
@@ -115,7 +112,7 @@ class LiveSpec:
                            warmup=min(100, self.steps // 10 + 1),
                            ema_decay=0.995, schedule="linear" if self.world == "points" else "cosine",
                            timesteps=1000, labels=list(self.labels), model=model, seed=self.seed,
-                           eval_every=_NEVER, save_every=_NEVER)
+                           eval_every=_NEVER)  # out="": never saved mid-run
 
 
 _NEVER = 1 << 40  # a step count no job reaches: evaluation is due by the clock, see Job._tick
@@ -150,7 +147,7 @@ def _make_task(spec: LiveSpec, config: TrainConfig):
 class JobSnapshot:
     id: int
     world: str
-    state: str  # one of STATES
+    state: str  # running, done, stopped or failed
     step: int
     max_steps: int
     elapsed: float  # seconds since the job started
@@ -241,7 +238,7 @@ class Job:
                          checkpoint=load_checkpoint(self.folder, self.spec.world), folder=self.folder)
         except Exception as e:  # reported in the snapshot; the server log gets the traceback
             logging.getLogger(__name__).exception("live training job %d failed", self.id)
-            final = dict(state="failed", error=f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}")
+            final = dict(state="failed", error=f"{type(e).__name__}: {first_line(e)}")
         self._trainer = None  # the optimizer and the task's data are not needed any more
         with self._lock:  # the end time and the final state change together
             self._end = time.monotonic()

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import REPO_ROOT, default_checkpoint
-from .cli import Parser, run
+from .cli import Parser, first_line, run
 
 KINDS = ("model", "space")
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -65,8 +65,6 @@ def selected_files(folder: Path, allow: list[str], ignore: list[str]) -> list[st
 
 def plan(kind: str, folder: str | None) -> tuple[Path, list[str], list[str]]:
     """(folder, allow, ignore) for the kind; ValueError if the folder lacks what it needs."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
     path = Path(folder) if folder else (default_checkpoint("mnist") if kind == "model" else REPO_ROOT)
     needs = MODEL_NEEDS if kind == "model" else SPACE_NEEDS
     what = "checkpoint" if kind == "model" else "Space"
@@ -116,8 +114,7 @@ def _main(argv, api) -> int:
                           commit_message=f"Upload {'the app' if repo_type == 'space' else 'checkpoint'} "
                                          f"with python -m diffusion.push")
     except Exception as e:  # no token, no network, no permission: the Hub's own words, one line
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: the Hub refused the upload to {repo}: {first}", file=sys.stderr)
+        print(f"error: the Hub refused the upload to {repo}: {first_line(e)}", file=sys.stderr)
         return 1
     url = f"https://huggingface.co/{'spaces/' if repo_type == 'space' else ''}{repo}"
     print(url)

@@ -82,7 +82,8 @@ def png_bytes(img: np.ndarray) -> bytes:
 
 
 def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", size: float = 4.5) -> np.ndarray:
-    """Points x_t with the denoiser's arrows x0_hat - x_t on a grid (see diffusion.field)."""
+    """Points x_t with the denoiser's arrows x0_hat - x_t on a grid (see diffusion.field); `field`
+    may be None when `kinds` is empty."""
     colors = {"unconditional": "#888888", "conditional": "#2a9d8f", "guided": "#e63946"}
     fig, (ax,) = _figure(size)
     scatter_ax(ax, points, title)
@@ -98,8 +99,7 @@ def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", size
 
 def metrics_png(xs: list[float], series: dict[str, list[float]], xlabel: str = "guidance scale",
                 title: str = "", size: tuple[float, float] = (6.0, 3.2)) -> np.ndarray:
-    """Two measures against one x axis (left and right y axes): the quality/diversity trade-off,
-    or a training loss curve."""
+    """Two measures against one x axis (left and right y axes): the quality/diversity trade-off."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

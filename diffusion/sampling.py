@@ -40,15 +40,20 @@ class Trajectory:
         return self.xs[-1]
 
 
+def doubles_batch(guidance: float, all_null: bool) -> bool:
+    """Whether a step needs cond and uncond rows: not at s = 0 (uncond only), s = 1 (cond only),
+    or when every label is already the null label (nothing to guide toward)."""
+    return not (guidance == 0 or guidance == 1 or all_null)
+
+
 def guidance_rows(y: torch.Tensor, null_label: int, guidance: float) -> torch.Tensor:
-    """The labels of the network's rows for the labels y (B,): y (s = 1), all null (s = 0, or when
-    every label is already null: no guidance is needed), else [y; null] (2B,), one batched call."""
+    """The labels of the network's rows for the labels y (B,): [y; null] (2B,) in one batched call
+    when `doubles_batch`, else all null (s = 0, or every label null) or y (s = 1)."""
     null = torch.full_like(y, null_label)
-    if guidance == 0 or bool((y == null_label).all()):
-        return null
-    if guidance == 1:
-        return y
-    return torch.cat([y, null])
+    all_null = bool((y == null_label).all())
+    if doubles_batch(guidance, all_null):
+        return torch.cat([y, null])
+    return null if guidance == 0 or all_null else y
 
 
 def mix(out: torch.Tensor, batch: int, guidance: float) -> torch.Tensor:
@@ -83,18 +88,16 @@ class GuidedDenoiser:
     """
 
     def __init__(self, model, chain: GaussianDiffusion, y: torch.Tensor, null_label: int, guidance: float):
-        self.model, self.batch, self.guidance = model, len(y), float(guidance)
+        self.model, self.y, self.null_label, self.guidance = model, y, null_label, float(guidance)
         self.rows = guidance_rows(y, null_label, guidance)
         self.times = chain.model_timesteps
         self.grid = model.embed_grid(self.times) if hasattr(model, "embed_grid") else None
 
     def __call__(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        if self.grid is not None:  # (S, L, c) tables -> this step's (rows, c)
-            out = self.model.trunk(x, [g[i].index_select(0, self.rows) for g in self.grid])
-        else:
-            k = len(self.rows) // self.batch
-            out = self.model(torch.cat([x] * k), self.times[i].expand(len(self.rows)), self.rows)
-        return mix(out, self.batch, self.guidance)
+        if self.grid is None:
+            return guided_eps(self.model, x, self.times[i].expand(len(self.y)), self.y, self.null_label, self.guidance)
+        # (S, L, c) tables -> this step's (rows, c)
+        return mix(self.model.trunk(x, [g[i].index_select(0, self.rows) for g in self.grid]), len(self.y), self.guidance)
 
 
 def check_sampling_args(steps: int, T: int, guidance: float, sampler: str, eta: float) -> None:

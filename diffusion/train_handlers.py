@@ -12,16 +12,16 @@ import gradio as gr
 import numpy as np
 
 from .handlers import ENGINE, user_errors
-from .live import DEFAULTS, JOB_LIMIT, JobManager, JobSnapshot, LiveSpec, zip_checkpoint
-from .points import POINT_LABELS
+from .labels import WORLD_LABELS
+from .live import DEFAULTS, JOB_LIMIT, JobManager, JobSnapshot, LiveSpec
+from .upload import zip_checkpoint
 
 JOBS = JobManager(threads=1)  # one core trains, the other keeps sampling responsive
 POLL = 1.0  # seconds between UI updates while a job runs
-DIGIT_CHOICES = [str(d) for d in range(10)]
 
 
 def dataset_choices(world: str):
-    choices = list(POINT_LABELS) if world == "points" else DIGIT_CHOICES
+    choices = list(WORLD_LABELS[world])
     return gr.update(choices=choices, value=choices)
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from .checkpoint import ARCHITECTURES, Checkpoint, load_checkpoint
-from .points import POINT_LABELS
+from .labels import WORLD_LABELS
+from .cli import first_line as _first
 from .schedules import SCHEDULES
 
 REQUIRED = ("config.json", "model.safetensors", "diffusion.json")
@@ -37,9 +38,7 @@ MAX_ZIP_TOTAL = 70 * MB  # uncompressed
 MAX_ZIP_ENTRIES = 50  # five files, plus folders and whatever an archiver adds
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".npz", ".joblib")
 ZIP_JUNK = ("__MACOSX/", ".DS_Store")  # what macOS's "Compress" adds; skipped, never read
-DIGITS = tuple(str(d) for d in range(10))
 WORLD_ARCHITECTURE = {"points": "PointDenoiser", "mnist": "UNet"}
-LABELS = {"points": POINT_LABELS, "mnist": DIGITS}
 DTYPES = ("F32", "F16", "BF16")
 # config.json: the constructor's arguments and their ranges (num_classes is checked against labels).
 MODEL_ARGS = {
@@ -51,10 +50,6 @@ DIFFUSION_KEYS = ("world", "labels", "architecture", "schedule", "timesteps", "p
 
 class UploadError(ValueError):
     """An uploaded checkpoint was refused; the message says what was wrong and what is allowed."""
-
-
-def _first(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _allowed() -> str:
@@ -172,7 +167,7 @@ def check_diffusion(raw: dict) -> dict:
     if raw["architecture"] != WORLD_ARCHITECTURE[world]:
         raise UploadError(f"diffusion.json: architecture={raw['architecture']!r} does not fit world "
                           f"{world!r}; allowed: {WORLD_ARCHITECTURE[world]}")
-    labels, allowed = raw["labels"], LABELS[world]
+    labels, allowed = raw["labels"], WORLD_LABELS[world]
     if not isinstance(labels, list) or not all(isinstance(v, str) and v in allowed for v in labels) \
             or not 1 <= len(set(labels)) == len(labels):
         raise UploadError(f"diffusion.json: labels={labels!r} are not allowed for {world}; allowed: "

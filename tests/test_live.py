@@ -12,7 +12,8 @@ import torch
 from diffusion import live
 from diffusion.api import GuidedSampler
 from diffusion.checkpoint import load_checkpoint
-from diffusion.live import Busy, JobManager, LiveSpec, zip_checkpoint
+from diffusion.live import Busy, JobManager, LiveSpec
+from diffusion.upload import CHECKPOINT_FILES, zip_checkpoint
 
 
 def tiny(**kw) -> LiveSpec:
@@ -58,7 +59,7 @@ def test_points_job_trains_saves_and_samples(tmp_path):
 
     # The download: the five checkpoint files in one folder, no train state.
     names = zipfile.ZipFile(zip_checkpoint(snap.folder)).namelist()
-    assert sorted(names) == sorted(f"points-live/{n}" for n in live.CHECKPOINT_FILES)
+    assert sorted(names) == sorted(f"points-live/{n}" for n in CHECKPOINT_FILES)
 
 
 def test_one_job_at_a_time_and_stop_keeps_the_model(tmp_path):

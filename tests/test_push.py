@@ -23,7 +23,13 @@ class FakeApi:
 
     def upload_folder(self, **kw):
         self.calls.append(("upload_folder", kw))
-        self.sent = push.selected_files(Path(kw["folder_path"]), kw["allow_patterns"], kw["ignore_patterns"])
+        # What the real upload_folder does: every file under the folder (no pruning), filtered by
+        # the patterns alone, so that the patterns themselves are what these tests check.
+        from huggingface_hub.utils import filter_repo_objects
+        root = Path(kw["folder_path"])
+        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        self.sent = list(filter_repo_objects(files, allow_patterns=kw["allow_patterns"],
+                                             ignore_patterns=kw["ignore_patterns"]))
 
 
 def touch(root, *names):

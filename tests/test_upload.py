@@ -11,10 +11,9 @@ from safetensors.torch import load_file, save_file
 from diffusion import upload
 from diffusion.api import GuidedSampler
 from diffusion.checkpoint import DiffusionConfig, load_checkpoint, save_checkpoint
-from diffusion.live import zip_checkpoint
 from diffusion.mlp import PointDenoiser
 from diffusion.unet import UNet
-from diffusion.upload import UploadError, load_uploaded
+from diffusion.upload import UploadError, load_uploaded, zip_checkpoint
 
 FILES = ("config.json", "model.safetensors", "diffusion.json", "history.json", "README.md")
 
