@@ -116,12 +116,13 @@ def compare_tab() -> None:
         seed = gr.Number(0, precision=0, label="seed", minimum=0)
         scales = gr.Textbox(DEFAULT_GUIDANCES, label="guidance scales (comma-separated)")
     go = gr.Button("Compare", variant="primary", elem_id="compare")
-    status = gr.Markdown()
+    status = gr.Markdown(elem_id="compare-status")
     # The images carry their own captions; a floating label would cover the first one.
-    grid = gr.Image(label="samples per guidance scale", show_label=False, type="numpy", format="png")
+    grid = gr.Image(label="samples per guidance scale", show_label=False, type="numpy", format="png",
+                    elem_id="compare-grid")
     with gr.Row():
         plot = gr.Image(label="quality vs guidance", show_label=False, type="numpy", format="png")
-        table = gr.Dataframe(label="measured", interactive=False)
+        table = gr.Dataframe(label="measured", interactive=False, elem_id="compare-table")
     world.change(lambda w: (gr.update(choices=WORLD_LABELS[w], value=DEFAULTS[w]["label"]),
                             h.model_choices(w) | {"value": SHIPPED}), world, [label, model], api_visibility="private")
     model.focus(h.model_choices, world, model, api_visibility="private")

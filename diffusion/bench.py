@@ -41,17 +41,19 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
-def interleaved_best(fns: dict, repeats: int) -> dict:
+def interleaved_best(fns: dict, repeats: int, results: dict | None = None) -> dict:
     """The fastest call of each function, calling them in turn (a b c a b c ...) after one warm-up
     each: on a machine shared with others, every figure then gets its share of the quiet moments,
-    and ratios between them hold better than from figures measured one after the other."""
-    for fn in fns.values():
-        fn()
+    and ratios between them hold better than from figures measured one after the other.
+    `results`, if given, receives each function's last return value."""
+    results = {} if results is None else results
+    for name, fn in fns.items():
+        results[name] = fn()
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
-            fn()
+            results[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
     return best
 
@@ -146,16 +148,16 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     r["mnist_10x100_cfg_gflop"] = r["mnist_mflop_per_image"] * 10 * 2 * 100 / 1e3
     y = torch.arange(10)
     # The FLOP limit's throughput, the fast job and the naive job, in turn (see interleaved_best).
+    out: dict = {}
     best = interleaved_best({
         "matmul": matmul_job(),
         "fast": lambda: mnist.sample(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0),
-        "naive": lambda: naive_sample(plain.model.eval(), plain.diffusion, y, 10, 2.0, 100, 0)}, repeats)
+        "naive": lambda: naive_sample(plain.model.eval(), plain.diffusion, y, 10, 2.0, 100, 0)}, repeats, out)
     r["matmul_gflops"] = gflops_of_matmul_job(best["matmul"])
     r["mnist_10x100_cfg_s"], r["naive_mnist_10x100_cfg_s"] = best["fast"], best["naive"]
     # Same seed, same math, float32 rounding in another order (tests/test_fast.py checks the math in
     # float64): how far apart the final digits end, in [-1, 1] pixel units.
-    naive_final = torch.from_numpy(naive_sample(plain.model.eval(), plain.diffusion, y, 10, 2.0, 100, 0)[0][-1])
-    fast_final = mnist.sample(DIGITS, 2.0, 100, "ddpm", 0.0, 10, 0, keep_trajectory=False).samples
+    naive_final, fast_final = torch.from_numpy(out["naive"][0][-1]), out["fast"].samples
     r["fast_vs_naive_max_abs_diff"] = float((fast_final - naive_final).abs().max())
     r["mnist_10x20_ddim_cfg_s"] = best_time(lambda: mnist.sample(DIGITS, 2.0, 20, "ddim", 0.0, 10, 0), repeats)
     r["time_to_first_frame_s"] = first_frame_seconds(max(repeats, 5))

@@ -90,7 +90,8 @@ def evaluate_lenet(args):
     x, y = load_mnist("test")
     pred, _ = classify(ck.model, ((x[:, 0] + 1) / 2).numpy())
     y = y.numpy()
-    per = [float(np.mean(pred[y == d] == d)) for d in range(10)]
+    cm = confusion(y, pred)
+    per = np.diag(cm) / cm.sum(1)
     table = ("| | all | " + " | ".join(map(str, range(10))) + " |\n|---|---|" + "---|" * 10 + "\n"
              f"| test accuracy | {np.mean(pred == y):.2%} | " + " | ".join(f"{a:.1%}" for a in per) + " |")
     return table, f"On the {len(y):,} real MNIST test digits (never used in training).", ck.path
@@ -111,7 +112,10 @@ def markdown(rows, floor) -> str:
 
 
 def note(n, args, floor) -> str:
-    return (f"{n} samples per digit ({10 * n} in all), seed {args.seed}. accuracy: share that our LeNet "
+    exact = ("" if getattr(args, "exact", None) is None else
+             f"Denoiser: the exact one of {args.exact} random training digits per class (diffusion.exact), "
+             "not a network. ")
+    return (exact + f"{n} samples per digit ({10 * n} in all), seed {args.seed}. accuracy: share that our LeNet "
             "(checkpoints/lenet) classifies as the requested digit; precision/recall/F1: means over digits; "
             "FLD: Frechet distance between LeNet features of the samples and of the 10k real test digits; "
             f"floor: the same for {10 * n} real training digits (FLD is biased upward at small n); "

@@ -115,7 +115,7 @@ class LiveSpec:
                            eval_every=_NEVER)  # out="": never saved mid-run
 
 
-_NEVER = 1 << 40  # a step count no job reaches: evaluation is due by the clock, see Job._tick
+_NEVER = 1 << 40  # a step count no job reaches: evaluation is due by the clock, see Job._eval_due
 
 
 @lru_cache(maxsize=1)
@@ -182,7 +182,6 @@ class Job:
         self._lock, self._stop, self._done = threading.Lock(), threading.Event(), threading.Event()
         self._snap = JobSnapshot(job_id, spec.world, "running", 0, spec.steps, 0.0, spec.max_seconds,
                                  self.started, self.deadline)
-        self._trainer: Trainer | None = None
         self._end: float | None = None
         self._last_eval = self._last_preview = -1e9
         self._thread = threading.Thread(target=self._run, name=f"live-train-{job_id}", daemon=True)
@@ -228,9 +227,10 @@ class Job:
             # limits this training thread and leaves the server's threads as they were.
             config = self.spec.train_config()
             config.threads = self.threads
-            trainer = self._trainer = Trainer(_make_task(self.spec, config), config)
+            trainer = Trainer(_make_task(self.spec, config), config)
             self._last_eval = time.monotonic()
-            trainer.run(should_stop=self._tick, on_eval=self._on_eval, progress=False)
+            trainer.run(should_stop=self._should_stop, on_eval=self._on_eval, eval_due=self._eval_due,
+                        progress=False)
             if self._snap.preview_step != trainer.step:
                 self._preview(trainer)  # the preview always shows the final model
             trainer.save(self.folder)
@@ -239,22 +239,19 @@ class Job:
         except Exception as e:  # reported in the snapshot; the server log gets the traceback
             logging.getLogger(__name__).exception("live training job %d failed", self.id)
             final = dict(state="failed", error=f"{type(e).__name__}: {first_line(e)}")
-        self._trainer = None  # the optimizer and the task's data are not needed any more
         with self._lock:  # the end time and the final state change together
             self._end = time.monotonic()
             self._snap = dataclasses.replace(self._snap, **final)
         self._done.set()
 
-    def _tick(self) -> bool:
-        """Called after every step: Trainer evaluates every `eval_every` steps, but a live curve
-        wants a point every EVAL_EVERY seconds whatever a step costs, so make one due now."""
-        now = time.monotonic()
-        if now - self._last_eval >= EVAL_EVERY[self.spec.world]:
-            self._trainer.config.eval_every = 1
-        return self._stop.is_set() or now - self._t0 >= self.spec.max_seconds
+    def _should_stop(self) -> bool:
+        return self._stop.is_set() or time.monotonic() - self._t0 >= self.spec.max_seconds
+
+    def _eval_due(self) -> bool:
+        """A live curve wants a point every EVAL_EVERY seconds, whatever a step costs."""
+        return time.monotonic() - self._last_eval >= EVAL_EVERY[self.spec.world]
 
     def _on_eval(self, trainer: Trainer) -> None:
-        trainer.config.eval_every = _NEVER
         self._last_eval = time.monotonic()
         h = trainer.history
         self._update(step=trainer.step, loss=tuple((int(s), float(v)) for s, v in h["loss"]),

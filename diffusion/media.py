@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .render import digit_grid
+from .render import digit_grid, gray_to_rgb
 
 PANEL = 340  # pixels per 2D panel
 VIEW = 1.6  # half-width of the 2D view: data lives in [-1, 1]; early x_t spread wider
@@ -55,9 +55,7 @@ def points_panel(pts: np.ndarray, size: int = PANEL, lim: float = VIEW) -> np.nd
 
 def digits_panel(u8: np.ndarray, scale: int = 3) -> np.ndarray:
     """Digits (n, 28, 28) uint8 (0 = -1, 255 = +1) -> RGB grid, dark on light, upscaled."""
-    grid = digit_grid(u8.astype(np.float32) / 255.0)
-    grid = grid.repeat(scale, 0).repeat(scale, 1)
-    return np.repeat(grid[:, :, None], 3, axis=2)
+    return gray_to_rgb(digit_grid(u8.astype(np.float32) / 255.0), scale)
 
 
 def caption(img: np.ndarray, text: str) -> np.ndarray:
@@ -142,8 +140,7 @@ def final_image(world: str, samples: np.ndarray, title: str = "") -> np.ndarray:
     if world == "points":
         from .render import scatter_png
         return scatter_png(samples, title, size=4.5)
-    grid = digit_grid(samples)
-    return np.repeat(grid.repeat(4, 0).repeat(4, 1)[:, :, None], 3, axis=2)
+    return gray_to_rgb(digit_grid(samples), 4)
 
 
 def comparison_image(world: str, finals: list[np.ndarray], guidances: list[float], metrics: list[dict]) -> np.ndarray:

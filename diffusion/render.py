@@ -10,12 +10,17 @@ import numpy as np
 LIM = 1.35  # axes half-width: points live in [-1, 1], noise at t = T spreads wider
 
 
-def _figure(size: float = 4.0, ncols: int = 1):
+def _subplots(figsize: tuple[float, float], ncols: int = 1):
     import matplotlib
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # no display on a server; set before pyplot is first imported
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, ncols, figsize=(size * ncols, size), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=figsize, dpi=100, squeeze=False)
     return fig, axes[0]
+
+
+def _figure(size: float = 4.0, ncols: int = 1):
+    """ncols square panels of `size` inches."""
+    return _subplots((size * ncols, size), ncols)
 
 
 def _to_rgb(fig) -> np.ndarray:
@@ -69,6 +74,11 @@ def upscale(img: np.ndarray, k: int) -> np.ndarray:
     return img.repeat(k, axis=0).repeat(k, axis=1)
 
 
+def gray_to_rgb(gray: np.ndarray, k: int = 1) -> np.ndarray:
+    """A grayscale uint8 image (H, W), upscaled by k -> RGB (k H, k W, 3)."""
+    return np.repeat(upscale(gray, k)[:, :, None], 3, axis=2)
+
+
 def save_png(img: np.ndarray, path: str) -> None:
     from PIL import Image
     Image.fromarray(img).save(path)
@@ -100,10 +110,7 @@ def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", size
 def metrics_png(xs: list[float], series: dict[str, list[float]], xlabel: str = "guidance scale",
                 title: str = "", size: tuple[float, float] = (6.0, 3.2)) -> np.ndarray:
     """Two measures against one x axis (left and right y axes): the quality/diversity trade-off."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=size, dpi=100)
+    fig, (ax,) = _subplots(size)
     (n1, v1), *rest = series.items()
     ax.plot(xs, v1, "o-", color="#1d3557", label=n1)
     ax.set_xlabel(xlabel)
@@ -122,10 +129,7 @@ def metrics_png(xs: list[float], series: dict[str, list[float]], xlabel: str = "
 
 def loss_png(loss, val_loss, title: str = "", size: tuple[float, float] = (6.0, 3.0)) -> np.ndarray:
     """Training and held-out loss, (step, value) pairs each, on a log axis."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=size, dpi=100)
+    fig, (ax,) = _subplots(size)
     for pairs, name, style in ((loss, "training loss (running mean)", "-"), (val_loss, "held-out loss (EMA model)", "o-")):
         if pairs:
             s, v = zip(*pairs)

@@ -93,7 +93,10 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, max_seconds: float | None = None, should_stop: Callable[[], bool] | None = None,
-            on_eval: Callable[["Trainer"], None] | None = None, progress: bool = True) -> dict:
+            on_eval: Callable[["Trainer"], None] | None = None, progress: bool = True,
+            eval_due: Callable[[], bool] | None = None) -> dict:
+        """Train to config.steps. Evaluates every eval_every steps, at the end, on a stop, and
+        whenever `eval_due()` says so (a live curve wants points by the clock, not by steps)."""
         from tqdm.auto import tqdm
 
         c = self.config
@@ -108,7 +111,7 @@ class Trainer:
             done = self.step == c.steps
             over = max_seconds is not None and time.perf_counter() - start >= max_seconds
             stop = over or (should_stop is not None and should_stop())
-            if self.step % c.eval_every == 0 or done or stop:
+            if self.step % c.eval_every == 0 or done or stop or (eval_due is not None and eval_due()):
                 self.history["loss"].append([self.step, running])
                 self.history["val_loss"].append([self.step, self.validate()])
                 bar.set_postfix(loss=f"{running:.4f}", val=f"{self.history['val_loss'][-1][1]:.4f}")

@@ -5,7 +5,8 @@ history.json and README.md) or one .zip holding them (flat or inside one folder)
 unpickled: only JSON and safetensors are read, and everything is checked before a model is built:
 file names and sizes, zip members, diffusion.json and config.json keys and ranges, and the
 safetensors header's tensor names, shapes and dtypes against the model the config describes.
-Accepted files are copied into a fresh temp folder and loaded with `load_checkpoint`.
+Accepted files end up in a fresh temp folder (a zip's members are written there once) and are
+loaded with `load_checkpoint`.
 Every rejection is an `UploadError` (a ValueError) whose one-line message says what is allowed.
 The way out is `zip_checkpoint(folder)`: what a user downloads, this module takes back.
 """
@@ -19,11 +20,12 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 
-from .checkpoint import ARCHITECTURES, Checkpoint, load_checkpoint
+from .checkpoint import ARCHITECTURES, Checkpoint, DiffusionConfig, load_checkpoint
 from .labels import WORLD_LABELS
 from .cli import first_line as _first
 from .schedules import SCHEDULES
@@ -44,8 +46,9 @@ DTYPES = ("F32", "F16", "BF16")
 MODEL_ARGS = {
     "PointDenoiser": {"num_classes": (1, 10), "width": (8, 1024), "depth": (1, 12), "fourier": (0, 16)},
     "UNet": {"num_classes": (1, 10), "channels": (4, 256), "emb_dim": (8, 1024), "dropout": (0.0, 0.9)}}
-# diffusion.json: the first three are required, the others have DiffusionConfig defaults.
-DIFFUSION_KEYS = ("world", "labels", "architecture", "schedule", "timesteps", "p_uncond")
+# diffusion.json: DiffusionConfig's fields; the first three are required, the others have defaults.
+DIFFUSION_KEYS = tuple(f.name for f in fields(DiffusionConfig))
+DEFAULTS = {f.name: f.default for f in fields(DiffusionConfig)[3:]}
 
 
 class UploadError(ValueError):
@@ -172,11 +175,11 @@ def check_diffusion(raw: dict) -> dict:
             or not 1 <= len(set(labels)) == len(labels):
         raise UploadError(f"diffusion.json: labels={labels!r} are not allowed for {world}; allowed: "
                           f"a list of 1 to {len(allowed)} distinct names of {', '.join(allowed)}")
-    if raw.get("schedule", "cosine") not in SCHEDULES:
+    if raw.get("schedule", DEFAULTS["schedule"]) not in SCHEDULES:
         raise UploadError(f"diffusion.json: schedule={raw['schedule']!r} is not allowed; allowed: "
                           f"{', '.join(SCHEDULES)}")
-    _number("diffusion.json", "timesteps", raw.get("timesteps", 1000), 1, 4000)
-    _number("diffusion.json", "p_uncond", raw.get("p_uncond", 0.2), 0, 1, integer=False)
+    _number("diffusion.json", "timesteps", raw.get("timesteps", DEFAULTS["timesteps"]), 1, 4000)
+    _number("diffusion.json", "p_uncond", raw.get("p_uncond", DEFAULTS["p_uncond"]), 0, 1, integer=False)
     return raw
 
 
@@ -237,12 +240,13 @@ def load_uploaded(paths, root: str | Path | None = None) -> Checkpoint:
     if not paths:
         raise UploadError(f"no files uploaded; upload {_allowed()}, or one .zip of them")
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
+    out = folder / "checkpoint"
+    out.mkdir()
     try:
         if any(p.suffix.lower() == ".zip" for p in paths):
             if len(paths) != 1:
                 raise UploadError("upload either one .zip or the individual files, not both")
-            (folder / "zip").mkdir()
-            files = _from_zip(paths[0], folder / "zip")
+            files = _from_zip(paths[0], out)
         else:
             files = _from_files(paths)
         missing = [n for n in REQUIRED if n not in files]
@@ -254,11 +258,9 @@ def load_uploaded(paths, root: str | Path | None = None) -> Checkpoint:
         if "history.json" in files:
             _read_json(files, "history.json")
         check_weights(files["model.safetensors"], diffusion["architecture"], config)
-        out = folder / "checkpoint"
-        out.mkdir()
         for name, src in files.items():
-            shutil.copyfile(src, out / name)
-        shutil.rmtree(folder / "zip", ignore_errors=True)
+            if src.parent != out:  # individual uploads live in the server's temp files
+                shutil.copyfile(src, out / name)
         try:
             return load_checkpoint(out, diffusion["world"])
         except ValueError as e:  # CheckpointError: e.g. weights that fail to load after all

@@ -19,3 +19,19 @@ def test_bench_json_has_every_figure(capsys, tmp_path):
     assert r["fast_vs_naive_max_abs_diff"] < 1e-3  # same seed, same math (exactly: tests/test_fast.py)
     assert "| time / FLOP limit |" in (tmp_path / "perf.md").read_text()
     assert any(line.startswith("MNIST 10 digits x 100 DDPM steps") for line in lines)
+
+
+def test_interleaved_best_calls_in_turn_and_keeps_the_last_results():
+    calls, out = [], {}
+    count = {"a": 0, "b": 0}
+
+    def job(name):
+        def run():
+            calls.append(name)
+            count[name] += 1
+            return count[name]
+        return run
+
+    best = bench.interleaved_best({"a": job("a"), "b": job("b")}, repeats=2, results=out)
+    assert calls == ["a", "b", "a", "b", "a", "b"]  # one warm-up each, then in turn
+    assert out == {"a": 3, "b": 3} and set(best) == {"a", "b"} and all(v >= 0 for v in best.values())

@@ -1,5 +1,6 @@
 """In a real browser: Playwright drives Debian's Chromium (Playwright cannot download its own here).
-Load the page, generate in the MNIST tab, move the step scrubber, switch tabs, take a screenshot.
+Load the page, generate in the MNIST tab, move the step scrubber, take a screenshot, compare three
+guidance scales, switch tabs.
 
 The screenshot goes to the test's temp folder; with UPDATE_SCREENSHOT=1 it also replaces
 docs/screenshot.png (the README's picture). Skipped where Chromium is not installed
@@ -52,8 +53,18 @@ def test_generate_scrub_and_switch_tabs(app_url, tmp_path):
             (ROOT / "docs").mkdir(exist_ok=True)
             shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
 
+        # The comparison: three scales on the 2D world, one column of samples and one table row each.
         page.get_by_role("tab", name="Guidance comparison").click()
         page.locator("#compare").wait_for(state="visible")
+        page.get_by_role("radio", name="points").check()
+        scales = page.get_by_label("guidance scales (comma-separated)")
+        scales.fill("0, 1, 3")
+        page.locator("#compare").click()
+        page.locator("#compare-grid img").wait_for(timeout=120_000)
+        page.get_by_text("3 scales from the same noise").wait_for(timeout=60_000)
+        first_column = page.locator("#compare-table [role=gridcell][data-col='0']")
+        assert [c.strip() for c in first_column.all_inner_texts()] == ["0", "1", "3"]
+        assert page.locator("#compare-table [role=gridcell]").count() == 9  # guidance, distance, spread
         page.get_by_role("tab", name="2D points").click()
         page.locator("#generate-points").wait_for(state="visible")
         browser.close()

@@ -55,3 +55,13 @@ def test_loss_falls_on_a_tiny_problem(tmp_path):
     first = t.validate()
     t.run(progress=False)
     assert t.validate() < 0.8 * first
+
+
+def test_evaluations_come_every_eval_every_steps_at_the_end_and_when_eval_due_says_so(tmp_path):
+    c = config(tmp_path, steps=7)
+    c.out = ""
+    t = Trainer(PointsTask(c), c)
+    seen = []
+    t.run(progress=False, on_eval=lambda tr: seen.append(tr.step), eval_due=lambda: t.step in (1, 5))
+    assert seen == [1, 3, 5, 6, 7]
+    assert [s for s, _ in t.history["val_loss"]] == seen
