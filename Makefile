@@ -42,6 +42,7 @@ bench: $(DEVSTAMP)
 evaluate: $(DEVSTAMP)
 	$(PY) -m diffusion.evaluate points
 	$(PY) -m diffusion.evaluate mnist --guidance 0 1 2 3 5 --n-per-class 100 --steps 100 --sampler ddpm
+	$(PY) -m diffusion.evaluate mnist --exact 2000 --guidance 0 1 2 3 --n-per-class 100 --steps 100 --sampler ddpm
 
 clean:
 	rm -rf .venv .pytest_cache

@@ -5,6 +5,9 @@
       for "random": the share of samples on each pattern.
   python -m diffusion.evaluate mnist --guidance 0 1 2 3 5 --n-per-class 100 --steps 100
       per guidance: LeNet accuracy, mean precision/recall/F1, FLD, diversity, time.
+  python -m diffusion.evaluate mnist --exact 2000 --guidance 1 2
+      the same for the exact denoiser of 2000 training digits per class (same schedule, same
+      sampler): what guidance does with a perfect model of those digits.
   python -m diffusion.evaluate lenet
       the judge itself: its accuracy on the 10k real test digits, per digit.
 """
@@ -56,6 +59,18 @@ def points_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def exact_sampler(sampler: GuidedSampler, args) -> GuidedSampler:
+    """The checkpoint's schedule and labels with the exact denoiser in place of its network."""
+    if args.world != "mnist":
+        raise ValueError(f"--exact is for the mnist world, not {args.world!r}")
+    if args.update_card:
+        raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")
+    from .checkpoint import Checkpoint
+    from .exact import exact_mnist
+    model = exact_mnist(args.exact, sampler.checkpoint.diffusion.alphas_cumprod_f64, seed=args.seed + 1)
+    return GuidedSampler(Checkpoint(model, sampler.checkpoint.config))
+
+
 def build_parser() -> Parser:
     ap = Parser(prog="python -m diffusion.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("world", help=f"one of: {', '.join(WORLDS)}, lenet")
@@ -68,6 +83,8 @@ def build_parser() -> Parser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder or Hub repo id")
     ap.add_argument("--lenet", default=None, help="mnist: the classifier checkpoint folder")
+    ap.add_argument("--exact", type=int, default=None, metavar="N",
+                    help="mnist: evaluate the exact denoiser of N training digits per class instead")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     ap.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
     ap.add_argument("--histogram", default=None, help="mnist: save per-digit label histograms (PNG)")
@@ -89,6 +106,8 @@ def main(argv=None) -> int:
     if args.world not in WORLDS:
         raise ValueError(f"unknown world {args.world!r}; allowed: {', '.join(WORLDS)}, lenet")
     sampler = GuidedSampler.load(args.world, args.checkpoint)
+    if args.exact is not None:
+        sampler = exact_sampler(sampler, args)
     method = args.sampler.lower()
     if args.world == "points":
         rows = []
