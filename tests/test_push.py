@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from diffusion import push
 from diffusion.push import main
 
 
