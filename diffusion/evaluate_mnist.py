@@ -44,11 +44,9 @@ def generate(sampler, guidance, steps, method, eta, n_per_class, seed) -> tuple[
 def real_floor(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n_per_class real training digits per class: the floor that FLD and diversity reach at
     this n (FLD is biased upward at small n), drawn independently of the test set."""
-    from .data import load_mnist
+    from .data import load_mnist, per_class
     x, y = load_mnist("train")
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.cat([(y == d).nonzero().squeeze(1)[torch.randperm(int((y == d).sum()), generator=g)[:n_per_class]]
-                     for d in range(10)])
+    idx = per_class(y, n_per_class, seed)
     return ((x[idx, 0] + 1) / 2).numpy(), y[idx].numpy()
 
 

@@ -67,14 +67,12 @@ class ExactDenoiser(nn.Module):
         return eps.to(x_t.dtype).reshape(x_t.shape)
 
 
-def exact_mnist(per_class: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
-    """The exact denoiser of per_class random training digits of each class (drawn with `seed`)."""
-    from .data import load_mnist
+def exact_mnist(n: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
+    """The exact denoiser of n random training digits of each class (drawn with `seed`)."""
+    from .data import load_mnist, per_class
     x, y = load_mnist("train")
     available = int(torch.bincount(y).min())
-    if not 1 <= per_class <= available:
-        raise ValueError(f"per_class={per_class} is out of range: allowed 1..{available}")
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.cat([(y == d).nonzero().squeeze(1)[torch.randperm(int((y == d).sum()), generator=g)[:per_class]]
-                     for d in range(10)])
+    if not 1 <= n <= available:
+        raise ValueError(f"n={n} digits per class is out of range: allowed 1..{available}")
+    idx = per_class(y, n, seed)
     return ExactDenoiser(x[idx], y[idx], alphas_cumprod, null_label=10)

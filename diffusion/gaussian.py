@@ -40,6 +40,8 @@ class GaussianDiffusion:
         ac_prev = np.append(1.0, ac[:-1])
         betas = 1.0 - ac / ac_prev
         post_var = betas * (1.0 - ac_prev) / (1.0 - ac)
+        coef1 = betas * np.sqrt(ac_prev) / (1.0 - ac)  # q_posterior's mean = coef1 x0 + coef2 x_t
+        coef2 = (1.0 - ac_prev) * np.sqrt(1.0 - betas) / (1.0 - ac)
         self.alphas_cumprod_f64 = ac
         # Python floats for the per-step scalars: DDIM's sqrt(1 - ab_prev - sigma^2) cancels badly
         # in float32 when sigma^2 is close to 1 - ab_prev (eta near 1, early steps).
@@ -47,8 +49,7 @@ class GaussianDiffusion:
         # The reverse step's per-index scalars, so that a step is a few whole-tensor ops with Python
         # float coefficients (no table gathers): 1/sqrt(ab), sqrt(1/ab - 1), posterior coefs 1, 2.
         self._step_coefs = list(zip((1.0 / np.sqrt(ac)).tolist(), np.sqrt(1.0 / ac - 1.0).tolist(),
-                                    (betas * np.sqrt(ac_prev) / (1.0 - ac)).tolist(),
-                                    ((1.0 - ac_prev) * np.sqrt(1.0 - betas) / (1.0 - ac)).tolist()))
+                                    coef1.tolist(), coef2.tolist()))
         self.num_steps = len(ac)
         self.timesteps = list(range(self.num_steps)) if timesteps is None else [int(v) for v in timesteps]
 
@@ -62,8 +63,8 @@ class GaussianDiffusion:
         self.sqrt_one_minus_alphas_cumprod = f32(np.sqrt(1.0 - ac))
         self.posterior_variance = f32(post_var)
         self.posterior_std = f32(np.sqrt(post_var))
-        self.posterior_mean_coef1 = f32(betas * np.sqrt(ac_prev) / (1.0 - ac))
-        self.posterior_mean_coef2 = f32((1.0 - ac_prev) * np.sqrt(1.0 - betas) / (1.0 - ac))
+        self.posterior_mean_coef1 = f32(coef1)
+        self.posterior_mean_coef2 = f32(coef2)
         self.model_timesteps = torch.tensor(self.timesteps, dtype=torch.long)
 
     @classmethod

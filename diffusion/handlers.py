@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 from .engine import SHIPPED, Engine, Progress, Request, Result
+from .labels import RANDOM
 from .sampling import doubles_batch
 
 ENGINE = Engine()
@@ -71,7 +72,7 @@ def frame(res: Result, index: int):
 def describe(res: Result, cached: bool) -> str:
     r = res.request
     how = "from the cache" if cached else f"in {res.seconds:.2f} s"
-    calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == "random") else "1 network call"
+    calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == RANDOM) else "1 network call"
     return (f"**{r.n} {'points' if r.world == 'points' else 'digits'}**, label `{r.label}`, guidance "
             f"{r.guidance:g}, {r.steps} {r.sampler.upper()} steps, seed {r.seed}: sampled {how} "
             f"({calls} per step). Drag the step slider to look at any step.")

@@ -22,9 +22,6 @@ class _Block(nn.Module):
         self.emb = nn.Linear(width, width)
         self.act = nn.SiLU()
 
-    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        return self.body(h, self.project(emb))
-
     def project(self, emb: torch.Tensor) -> torch.Tensor:
         """The block's condition term, fc1's bias included: emb (R, w) -> (R, w)."""
         return self.emb(emb) + self.fc1.bias

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from .checkpoint import default_checkpoint
+from .labels import DIGITS
 from .points import POINT_LABELS
 from .trainer import TrainConfig, Trainer
 
@@ -17,7 +18,7 @@ PRESETS = {
                    schedule="linear", timesteps=1000, labels=list(POINT_LABELS),
                    model=dict(width=64, depth=3, fourier=6), eval_every=500, save_every=2000),
     "mnist": dict(steps=9_000, batch_size=128, lr=1.5e-3, warmup=300, ema_decay=0.999,
-                  schedule="cosine", timesteps=1000, labels=[str(d) for d in range(10)],
+                  schedule="cosine", timesteps=1000, labels=list(DIGITS),
                   model=dict(channels=[16, 32, 96], emb_dim=128, dropout=0.0),
                   eval_every=250, save_every=250),
     "lenet": dict(steps=2_500, batch_size=128, lr=2e-3, warmup=100, ema_decay=0.995, weight_decay=1e-4,
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("width", "depth"):  # model size: smaller and faster points models
         if getattr(args, key) is not None:
             if args.kind != "points":
-                print(f"error: --{key} is for points models only", file=sys.stderr)
+                print(f"error: --{key}={getattr(args, key)} is not allowed for {args.kind}: only points "
+                      f"models take a width or depth", file=sys.stderr)
                 return 2
             preset["model"] = {**preset["model"], key: getattr(args, key)}
     config = TrainConfig(kind=args.kind, out=args.out or str(default_checkpoint(args.kind)), **preset)
