@@ -110,11 +110,15 @@ class GaussianDiffusion:
 
     # Training ---------------------------------------------------------------------------------
     def training_loss(self, model, x0: torch.Tensor, y: torch.Tensor, null_label: int,
-                      p_uncond: float, generator: torch.Generator) -> torch.Tensor:
+                      p_uncond: float, generator: torch.Generator,
+                      min_snr_gamma: float = 0.0) -> torch.Tensor:
         """MSE between the true and the predicted noise at a uniformly drawn t (Ho et al., eq. 14).
 
         With probability `p_uncond` a label becomes `null_label`, so that one network learns both
         the conditional and the unconditional model (Ho & Salimans, 2022).
+        With `min_snr_gamma` > 0 each sample's MSE is weighted by min(SNR_t, gamma) / SNR_t,
+        SNR_t = alpha_bar_t / (1 - alpha_bar_t) (Min-SNR, Hang et al. 2023, for eps-prediction):
+        the near-clean steps, whose eps is hard to predict but matters little, stop dominating.
         """
         b = x0.shape[0]
         with torch.no_grad():
@@ -123,7 +127,12 @@ class GaussianDiffusion:
             drop = torch.rand(b, generator=generator) < p_uncond
             y = torch.where(drop, torch.full_like(y, null_label), y)
             x_t = self.q_sample(x0, t, noise)
-        return F.mse_loss(model(x_t, self.model_timesteps[t], y), noise)
+        if min_snr_gamma <= 0:
+            return F.mse_loss(model(x_t, self.model_timesteps[t], y), noise)
+        snr = self.alphas_cumprod[t] / (1.0 - self.alphas_cumprod[t])
+        weight = snr.clamp(max=min_snr_gamma) / snr
+        per_sample = (model(x_t, self.model_timesteps[t], y) - noise).pow(2).flatten(1).mean(1)
+        return (weight * per_sample).mean()
 
     # Reverse process --------------------------------------------------------------------------
     def step(self, eps: torch.Tensor, i: int, x_t: torch.Tensor, noise: torch.Tensor | None,

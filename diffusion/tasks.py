@@ -37,7 +37,8 @@ class DiffusionTask:
     def loss(self, model, batch, gen: torch.Generator, validation: bool = False) -> torch.Tensor:
         x0, y = batch
         p = 0.0 if validation else self.config.p_uncond
-        return self.diffusion.training_loss(model, x0, y, len(self.labels), p, gen)
+        return self.diffusion.training_loss(model, x0, y, len(self.labels), p, gen,
+                                            self.config.min_snr_gamma)
 
     def card(self, trainer) -> str:
         from .card import training_card

@@ -17,9 +17,9 @@ PRESETS = {
     "points": dict(steps=12_000, batch_size=512, lr=2e-3, warmup=200, ema_decay=0.999,
                    schedule="linear", timesteps=1000, labels=list(POINT_LABELS),
                    model=dict(width=64, depth=3, fourier=6), eval_every=500, save_every=2000),
-    "mnist": dict(steps=9_000, batch_size=128, lr=1.5e-3, warmup=300, ema_decay=0.999,
-                  schedule="cosine", timesteps=1000, labels=list(DIGITS),
-                  model=dict(channels=[16, 32, 96], emb_dim=128, dropout=0.0),
+    "mnist": dict(steps=5_500, batch_size=128, lr=2e-3, warmup=300, ema_decay=0.9995,
+                  schedule="cosine", timesteps=1000, labels=list(DIGITS), p_uncond=0.3,
+                  min_snr_gamma=5.0, model=dict(channels=[32, 64, 160], emb_dim=128, dropout=0.0),
                   eval_every=250, save_every=250),
     "lenet": dict(steps=2_500, batch_size=128, lr=2e-3, warmup=100, ema_decay=0.995, weight_decay=1e-4,
                   model=dict(channels=[32, 64], hidden=256, feature_dim=128, dropout=0.3),
@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"models take a width or depth", file=sys.stderr)
                 return 2
             preset["model"] = {**preset["model"], key: getattr(args, key)}
-    config = TrainConfig(kind=args.kind, out=args.out or str(default_checkpoint(args.kind)), **preset)
+    command = "python -m diffusion.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    config = TrainConfig(kind=args.kind, out=args.out or str(default_checkpoint(args.kind)),
+                         command=command, **preset)
     try:
         if not 0.0 <= config.p_uncond <= 1.0:
             raise ValueError(f"--p-uncond {config.p_uncond} is out of range: allowed 0..1")

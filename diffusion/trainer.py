@@ -38,7 +38,10 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 250
     save_every: int = 1000
+    save_minutes: float = 15.0  # also save when this much wall time passed since the last save
     threads: int = 2
+    min_snr_gamma: float = 0.0  # > 0: Min-SNR loss weighting (see GaussianDiffusion.training_loss)
+    command: str = ""  # the command line that started the run, for the model card
 
 
 def lr_factor(step: int, warmup: int, total: int, floor: float = 0.1) -> float:
@@ -102,6 +105,7 @@ class Trainer:
         c = self.config
         bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc=f"train {c.kind}")
         start, running = time.perf_counter(), None
+        last_save = start
         base_seconds = self.history["seconds"]
         while self.step < c.steps:
             loss = self.train_step()
@@ -117,8 +121,10 @@ class Trainer:
                 bar.set_postfix(loss=f"{running:.4f}", val=f"{self.history['val_loss'][-1][1]:.4f}")
                 if on_eval is not None:
                     on_eval(self)
-            if c.out and (self.step % c.save_every == 0 or done or stop):
+            late = time.perf_counter() - last_save >= 60 * c.save_minutes
+            if c.out and (self.step % c.save_every == 0 or done or stop or late):
                 self.save()
+                last_save = time.perf_counter()
             if stop:
                 break
         bar.close()
