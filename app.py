@@ -3,7 +3,7 @@
 `python app.py` (or `make run`) serves http://127.0.0.1:7860 (GRADIO_SERVER_NAME/PORT honoured).
 This file only lays out the page and wires handlers; sampling, drawing and training live in
 `diffusion/`. Importing it builds no model: models load on first use (and, when the server
-starts, in a background warm-up).
+starts, in a background warm-up). One tab per registered world (`diffusion.worlds`).
 """
 from __future__ import annotations
 
@@ -11,19 +11,17 @@ import threading
 
 import gradio as gr
 
-from diffusion import handlers as h
-from diffusion import train_handlers as th
-from diffusion.compare import DEFAULT_GUIDANCES
-from diffusion.engine import APP_MAX_N, SHIPPED
-from diffusion.labels import WORLD_LABELS as CLASS_NAMES, label_choices
-from diffusion.points import POINT_LABELS
+from diffusion.app.compare import DEFAULT_GUIDANCES
+from diffusion.app.components import RawNumber
+from diffusion.app.engine import SHIPPED, Engine
+from diffusion.app.handlers import SamplingHandlers, new_seed
+from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
+from diffusion.inputs import ETA, GUIDANCE, MAX_SCALES, SAMPLER, STEPS
+from diffusion.training.jobs import JobManager
+from diffusion.worlds import get_world, world_names
+from diffusion.worlds.labels import label_choices
 
-WORLD_LABELS = {w: label_choices(names) for w, names in CLASS_NAMES.items()}  # with "random"
-DEFAULTS = {"points": dict(label="spiral", n=1000), "mnist": dict(label="3", n=16)}
-EXAMPLES = {"points": [["spiral", 2.0, 100, "DDPM", 0, 1000], ["moons", 0.0, 100, "DDPM", 1, 1000],
-                       ["random", 1.0, 50, "DDIM", 2, 2000], ["s_curve", 7.0, 100, "DDPM", 3, 1000]],
-            "mnist": [["3", 2.0, 100, "DDPM", 0, 16], ["7", 0.0, 100, "DDPM", 0, 16],
-                      ["random", 1.0, 50, "DDIM", 1, 36], ["5", 5.0, 25, "DDIM", 2, 16]]}
+SAMPLER_CHOICES = [(s.upper(), s) for s in SAMPLER.choices]
 EXPLAIN = """
 **Guidance scale s.** The network predicts the noise twice, with the label and with the empty label,
 and mixes them: `eps = eps_uncond + s * (eps_cond - eps_uncond)`. `s = 0` ignores the label,
@@ -37,84 +35,88 @@ typical and less varied, and very large scales overshoot.
 """
 
 
-def world_tab(world: str) -> dict:
-    """The controls and outputs of one world; both worlds use this same layout."""
-    d = DEFAULTS[world]
+def world_tab(name: str) -> dict:
+    """The controls and outputs of one world; every world uses this same layout."""
+    w = get_world(name)
     c = {}
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             c["model"] = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
-            c["label"] = gr.Dropdown(WORLD_LABELS[world], value=d["label"], label="class label")
-            c["guidance"] = gr.Slider(0, 10, value=2.0, step=0.05, label="guidance scale s")
+            c["label"] = gr.Dropdown(label_choices(w.labels), value=w.default_label, label="class label")
+            c["guidance"] = gr.Slider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
             with gr.Row():
                 for g in (0, 0.5, 1, 2, 3, 5, 7.5, 10):
                     gr.Button(f"{g:g}", size="sm", min_width=36).click(lambda g=g: g, None, c["guidance"],
                                                                        api_visibility="private")
-            c["steps"] = gr.Slider(1, 1000, value=100, step=1, label="sampling steps")
-            c["sampler"] = gr.Radio(["DDPM", "DDIM"], value="DDPM", label="sampler")
-            c["eta"] = gr.Slider(0, 1, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)", visible=False)
+            c["steps"] = gr.Slider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps")
+            c["sampler"] = gr.Radio(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler")
+            c["eta"] = gr.Slider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
+                                 visible=False)
             with gr.Row():
                 c["seed"] = gr.Number(0, precision=0, label="seed", minimum=0)
                 c["dice"] = gr.Button("new seed", size="sm")
-            c["n"] = gr.Slider(1, APP_MAX_N[world], value=d["n"], step=1,
-                               label="points" if world == "points" else "digits")
-            c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{world}")
+            c["n"] = gr.Slider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
+            c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{name}")
             with gr.Accordion("What am I looking at?", open=True):
                 gr.Markdown(EXPLAIN)
         with gr.Column(scale=2):
             c["status"] = gr.Markdown("Press **Generate** to watch the reverse process.")
             c["frame"] = gr.Image(label="reverse process: x_t (left) and predicted x0 (right)",
-                                  type="numpy", format="png", elem_id=f"frame-{world}", show_label=False)
+                                  type="numpy", format="png", elem_id=f"frame-{name}", show_label=False)
             c["scrub"] = gr.Slider(0, 100, value=100, step=1, label="step (drag to look at any step)",
-                                   interactive=False, elem_id=f"scrub-{world}")
-            if world == "points":
+                                   interactive=False, elem_id=f"scrub-{name}")
+            if w.has_field:
                 c["kinds"] = gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
                                               label="direction field at this step (arrows x0_hat - x_t)")
                 c["field"] = gr.Image(label="direction field", type="numpy", format="png")
             with gr.Row():
-                c["final"] = gr.Image(label="final samples", type="filepath", elem_id=f"final-{world}")
+                c["final"] = gr.Image(label="final samples", type="filepath", elem_id=f"final-{name}")
                 c["video"] = gr.Video(label="animation (MP4)", autoplay=True, loop=True)
             c["files"] = gr.File(label="downloads: PNG, .npy, GIF, MP4", file_count="multiple")
             c["state"] = gr.State(None)
-    gr.Examples(EXAMPLES[world], [c["label"], c["guidance"], c["steps"], c["sampler"], c["seed"], c["n"]],
+    gr.Examples([list(row) for row in w.examples],
+                [c["label"], c["guidance"], c["steps"], c["sampler"], c["seed"], c["n"]],
                 label="examples (precomputed when the server starts)")
     return c
 
 
-def wire_world(world: str, c: dict) -> None:
+def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
     inputs = [c["model"], c["label"], c["guidance"], c["steps"], c["sampler"], c["eta"], c["seed"], c["n"]]
     outputs = [c["frame"], c["final"], c["scrub"], c["video"], c["files"], c["state"], c["status"]]
+
     def generate(model, label, guidance, steps, sampler, eta, seed, n):
-        yield from h.generate(world, model, label, guidance, steps, sampler, eta, seed, n)
+        yield from H.generate(name, model, label, guidance, steps, sampler, eta, seed, n)
 
     done = c["go"].click(generate, inputs, outputs, concurrency_limit=2, concurrency_id="sampling",
-                         api_visibility="undocumented", api_name=f"generate_{world}")
+                         api_visibility="undocumented", api_name=f"generate_{name}")
     field_out = c.get("field", gr.State())
     kinds = c.get("kinds", gr.State(None))
     if "field" in c:  # the direction field of the shown (last) step as soon as a run is done
-        done.then(h.field_at, [c["state"], c["scrub"], kinds], field_out, api_visibility="private")
-    c["scrub"].change(h.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
+        done.then(H.field_at, [c["state"], c["scrub"], kinds], field_out, api_visibility="private")
+    c["scrub"].change(H.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
                       api_visibility="private", trigger_mode="always_last", concurrency_limit=4)
     if "kinds" in c:
-        c["kinds"].change(h.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
+        c["kinds"].change(H.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
                           api_visibility="private")
-    c["sampler"].change(lambda s: gr.update(visible=s == "DDIM"), c["sampler"], c["eta"], api_visibility="private")
-    c["dice"].click(h.new_seed, None, c["seed"], api_visibility="private")
-    c["model"].focus(lambda: h.model_choices(world), None, c["model"], api_visibility="private")
-    c["model"].change(lambda m: gr.update(choices=h.labels_for(world, m)), c["model"], c["label"],
+    c["sampler"].change(lambda s: gr.update(visible=s == "ddim"), c["sampler"], c["eta"], api_visibility="private")
+    c["dice"].click(new_seed, None, c["seed"], api_visibility="private")
+    c["model"].focus(lambda: H.model_choices(name), None, c["model"], api_visibility="private")
+    c["model"].change(lambda m: gr.update(choices=H.labels_for(name, m)), c["model"], c["label"],
                       api_visibility="private")
 
 
-def compare_tab() -> None:
+def compare_tab(H: SamplingHandlers) -> None:
     gr.Markdown("Same label, same seed, same initial noise: only the guidance scale changes. "
                 "2D: distance to the pattern (lower is better) and spread; MNIST: LeNet accuracy and "
                 "diversity (mean pairwise pixel distance). Larger s trades diversity for fidelity.")
+    first = get_world(world_names()[-1])
     with gr.Row():
-        world = gr.Radio(["points", "mnist"], value="mnist", label="world")
+        world = gr.Radio(world_names(), value=first.name, label="world")
         model = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
-        label = gr.Dropdown(WORLD_LABELS["mnist"], value="3", label="class label")
+        label = gr.Dropdown(label_choices(first.labels), value=first.default_label, label="class label")
         seed = gr.Number(0, precision=0, label="seed", minimum=0)
-        scales = gr.Textbox(DEFAULT_GUIDANCES, label="guidance scales (comma-separated)")
+        scales = gr.Textbox(DEFAULT_GUIDANCES, label="guidance scales (comma-separated)",
+                            info=f"1 to {MAX_SCALES} scales, each {GUIDANCE.allowed()}")
     go = gr.Button("Compare", variant="primary", elem_id="compare")
     status = gr.Markdown(elem_id="compare-status")
     # The images carry their own captions; a floating label would cover the first one.
@@ -123,23 +125,24 @@ def compare_tab() -> None:
     with gr.Row():
         plot = gr.Image(label="quality vs guidance", show_label=False, type="numpy", format="png")
         table = gr.Dataframe(label="measured", interactive=False, elem_id="compare-table")
-    world.change(lambda w: (gr.update(choices=WORLD_LABELS[w], value=DEFAULTS[w]["label"]),
-                            h.model_choices(w) | {"value": SHIPPED}), world, [label, model], api_visibility="private")
-    model.focus(h.model_choices, world, model, api_visibility="private")
-    model.change(lambda w, m: gr.update(choices=h.labels_for(w, m)), [world, model], label, api_visibility="private")
-    go.click(h.compare_ui, [world, model, label, seed, scales], [grid, plot, table, status],
+    world.change(lambda w: (gr.update(choices=label_choices(get_world(w).labels), value=get_world(w).default_label),
+                            H.model_choices(w) | {"value": SHIPPED}), world, [label, model], api_visibility="private")
+    model.focus(H.model_choices, world, model, api_visibility="private")
+    model.change(lambda w, m: gr.update(choices=H.labels_for(w, m)), [world, model], label, api_visibility="private")
+    go.click(H.compare_ui, [world, model, label, seed, scales], [grid, plot, table, status],
              concurrency_limit=1, concurrency_id="sampling", api_visibility="undocumented")
 
 
-def train_tab(pickers: list) -> None:
-    gr.Markdown(th.limits_text())
+def train_tab(TH: TrainHandlers, pickers: list) -> None:
+    gr.Markdown(limits_text())
+    first = get_world(world_names()[0])
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            world = gr.Radio(["points", "mnist"], value="points", label="world")
-            datasets = gr.CheckboxGroup(list(POINT_LABELS), value=list(POINT_LABELS), label="datasets / digits")
+            world = gr.Radio(world_names(), value=first.name, label="world")
+            datasets = gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits")
             width = gr.Slider(32, 512, value=128, step=32, label="2D: MLP width")
             size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
-            seconds = gr.Slider(10, th.JOB_LIMIT, value=60, step=10, label="time budget (s)")
+            seconds = gr.Slider(10, 600, value=first.live["max_seconds"], step=10, label="time budget (s)")
             lr = gr.Number(2e-3, label="learning rate")
             p_uncond = gr.Slider(0, 1, value=0.2, step=0.05, label="p_uncond (label dropout)")
             seed = gr.Number(0, precision=0, label="seed", minimum=0)
@@ -152,63 +155,77 @@ def train_tab(pickers: list) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Pick a world and press **Train**.")
             loss = gr.Image(label="loss", type="numpy", format="png")
-            preview = gr.Image(label="samples from the model so far (guidance 2, 25 DDIM steps)", type="numpy", format="png")
+            preview = gr.Image(label="samples from the model so far (guidance 2, DDIM)", type="numpy", format="png")
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
-    world.change(lambda w: (th.dataset_choices(w), gr.update(visible=w == "points"), gr.update(visible=w == "mnist"),
-                            gr.update(value=th.DEFAULTS[w]["max_seconds"])),
-                 world, [datasets, width, size, seconds], api_visibility="private")
-    start.click(th.train, [world, datasets, width, size, seconds, lr, p_uncond, seed],
+
+    def sizes(w):
+        vector = isinstance(get_world(w).live["size"], int)  # vector worlds take a width, images a size
+        return (dataset_choices(w), gr.update(visible=vector), gr.update(visible=not vector),
+                gr.update(value=get_world(w).live["max_seconds"]))
+
+    world.change(sizes, world, [datasets, width, size, seconds], api_visibility="private")
+    start.click(TH.train, [world, datasets, width, size, seconds, lr, p_uncond, seed],
                 [loss, preview, status, download, *pickers], concurrency_limit=None, api_visibility="private")
-    stop.click(th.stop, None, status, queue=False, api_visibility="private")
-    use.click(th.use_upload, upload, [status, *pickers], api_visibility="private")
+    stop.click(TH.stop, None, status, queue=False, api_visibility="private")
+    use.click(TH.use_upload, upload, [status, *pickers], api_visibility="private")
 
 
-def api_endpoints() -> None:
-    """The documented API: /sample_points, /sample_digits, /compare_guidance (see README)."""
+def api_endpoints(H: SamplingHandlers) -> None:
+    """The documented API: /sample_points, /sample_digits, /compare_guidance (see README). Numbers
+    arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
     with gr.Column(visible=False):
         label, sampler, world, scales = gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox()
-        guidance, steps, seed, n = gr.Number(), gr.Number(precision=0), gr.Number(precision=0), gr.Number(precision=0)
+        guidance, steps, seed, n = RawNumber(), RawNumber(), RawNumber(), RawNumber()
         image, data, grid, metrics = gr.Image(type="filepath"), gr.File(), gr.Image(type="filepath"), gr.JSON()
-        for fn in (h.sample_points, h.sample_digits):
-            gr.Button().click(fn, [label, guidance, steps, sampler, seed, n], [image, data],
-                              api_name=fn.__name__, concurrency_id="sampling")
-        gr.Button().click(h.compare_guidance, [world, label, seed, scales], [grid, metrics],
+        for name in world_names():
+            def sample(label, guidance, steps, sampler, seed, n, name=name):
+                return H.api_sample(name, label, guidance, steps, sampler, seed, n)
+            noun = get_world(name).noun
+            sample.__doc__ = f"{get_world(name).title}: the final {noun} as a picture (PNG) and as data (.npy)."
+            gr.Button().click(sample, [label, guidance, steps, sampler, seed, n], [image, data],
+                              api_name=f"sample_{noun}", concurrency_id="sampling")
+        gr.Button().click(H.compare_guidance, [world, label, seed, scales], [grid, metrics],
                           api_name="compare_guidance", concurrency_id="sampling")
 
 
 def build() -> gr.Blocks:
+    """The page, with the one engine (result cache) and job manager handed to its handlers
+    (`demo.handlers`, `demo.train_handlers`)."""
+    jobs = JobManager(threads=1)  # one core trains, the other keeps sampling responsive
+    engine = Engine(busy=jobs.training_now)
+    H, TH = SamplingHandlers(engine), TrainHandlers(engine, jobs)
     with gr.Blocks(title="Guided Diffusion Explorer") as demo:
         gr.Markdown("# Guided Diffusion Explorer\nClassifier-free guidance (Ho & Salimans, 2022) on a "
                     "DDPM (Ho et al., 2020), live on the CPU: watch 2D point clouds un-diffuse and MNIST "
                     "digits sharpen, step by step.")
         tabs = {}
         with gr.Tabs():
-            with gr.Tab("2D points", id="points"):
-                tabs["points"] = world_tab("points")
-            with gr.Tab("MNIST digits", id="mnist"):
-                tabs["mnist"] = world_tab("mnist")
+            for name in world_names():
+                with gr.Tab(get_world(name).title, id=name):
+                    tabs[name] = world_tab(name)
             with gr.Tab("Guidance comparison", id="compare"):
-                compare_tab()
+                compare_tab(H)
             with gr.Tab("Train", id="train"):
-                train_tab([tabs["points"]["model"], tabs["mnist"]["model"]])
-        for world, c in tabs.items():
-            wire_world(world, c)
-        api_endpoints()
+                train_tab(TH, [c["model"] for c in tabs.values()])
+        for name, c in tabs.items():
+            wire_world(H, name, c)
+        api_endpoints(H)
     demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.handlers, demo.train_handlers = H, TH
     return demo
 
 
-def warm_up() -> None:
-    """Load both models and precompute the examples, so first visitors get instant answers."""
-    for world, rows in EXAMPLES.items():
-        for label, guidance, steps, sampler, seed, n in rows:
+def warm_up(H: SamplingHandlers) -> None:
+    """Load the models and precompute the examples, so first visitors get instant answers."""
+    for name in world_names():
+        for label, guidance, steps, sampler, seed, n in get_world(name).examples:
             try:
-                res = h.ENGINE.run(h.make_request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
+                res = H.engine.run(H.request(name, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
                                    background=True)
-                h.ENGINE.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
-                h.artifacts(res)
+                H.engine.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
+                H.artifacts(res)
             except Exception as e:  # a missing checkpoint is reported when the tab is used
-                print(f"warm-up skipped {world}: {e}")
+                print(f"warm-up skipped {name}: {e}")
                 break
 
 
@@ -223,5 +240,5 @@ def launch(**kwargs):
 
 
 if __name__ == "__main__":
-    threading.Thread(target=warm_up, daemon=True, name="warm-up").start()
+    threading.Thread(target=warm_up, args=(demo.handlers,), daemon=True, name="warm-up").start()
     launch()

@@ -22,11 +22,21 @@ from pathlib import Path
 
 import torch
 
-from .api import GuidedSampler
-from .checkpoint import load_checkpoint
-from .cli import Parser, run
-from .fast import count_flops
-from .labels import DIGITS
+from .app.engine import Engine
+from .app.handlers import SamplingHandlers
+from .guided_sampler import GuidedSampler
+from .inputs import Param, Parser, run
+from .models.checkpoint import load_checkpoint
+from .models.inference import count_flops
+from .training.presets import preset
+from .training.tasks import DiffusionTask
+from .training.trainer import TrainConfig, Trainer
+from .worlds.mnist import DIGITS, MNIST
+from .worlds.mnist_data import EpochBatches, Split
+from .worlds.points import POINTS
+
+THREADS = Param("threads", int, 1, 256, help="torch threads")
+REPEATS = Param("repeats", int, 1, 1000, help="runs per figure; the best is kept")
 
 
 def best_time(fn, repeats: int) -> float:
@@ -97,13 +107,12 @@ def first_frame_seconds(repeats: int) -> float:
     """From the app's Generate handler being called (16 digits of one label, guidance 2, 100 DDPM
     steps, a new seed each time so that the cache cannot answer) to its first streamed frame,
     rendered as the image the browser receives."""
-    from . import handlers
-
-    handlers.ENGINE.models.get("mnist")  # the app loads models once, before its first visitor
+    handlers = SamplingHandlers(Engine())
+    handlers.engine.models.get(MNIST)  # the app loads models once, before its first visitor
     seeds = iter(range(10_000, 10_000 + repeats + 1))
 
     def first():
-        stream = handlers.generate("mnist", "shipped", "3", 2.0, 100, "DDPM", 0.0, next(seeds), 16)
+        stream = handlers.generate(MNIST.name, "shipped", "3", 2.0, 100, "ddpm", 0.0, next(seeds), 16)
         next(stream)
         stream.close()
     return best_time(first, repeats)
@@ -112,25 +121,31 @@ def first_frame_seconds(repeats: int) -> float:
 def train_rates(threads: int, steps: int = 20) -> dict:
     """Training throughput with the shipped presets (no files written; MNIST on random digits,
     since the speed does not depend on the pixels)."""
-    from .tasks import MnistTask, PointsTask, _Split
-    from .train import PRESETS
-    from .trainer import Trainer, TrainConfig
-
     out = {}
-    for kind in ("points", "mnist"):
-        config = TrainConfig(kind=kind, out="", threads=threads, **PRESETS[kind])
-        if kind == "points":
-            task = PointsTask(config)
-        else:
-            gen = torch.Generator().manual_seed(0)
-            split = _Split(torch.rand((config.batch_size * 4, 1, 28, 28), generator=gen) * 2 - 1,
-                           torch.arange(config.batch_size * 4) % 10)
-            task = MnistTask(config, splits=(split, split))
-        trainer = Trainer(task, config)
-        n = steps if kind == "points" else max(3, steps // 4)
+    for world in (POINTS, MNIST):
+        config = TrainConfig(kind=world.name, out="", threads=threads, **preset(world.name))
+        data = None
+        if world is MNIST:
+            data = RandomDigits(config.batch_size * 4)
+        trainer = Trainer(DiffusionTask(config, data), config)
+        n = steps if world is POINTS else max(3, steps // 4)
         seconds = best_time(lambda: [trainer.train_step() for _ in range(n)], 2) / n
-        out[kind] = (1 / seconds, config.batch_size / seconds)
-    return {"train_points_steps_per_s": out["points"][0], "train_mnist_images_per_s": out["mnist"][1]}
+        out[world.name] = (1 / seconds, config.batch_size / seconds)
+    return {"train_points_steps_per_s": out[POINTS.name][0], "train_mnist_images_per_s": out[MNIST.name][1]}
+
+
+class RandomDigits:
+    """Random "digits" with the MNIST world's shapes: the training speed does not depend on pixels."""
+
+    def __init__(self, n: int):
+        gen = torch.Generator().manual_seed(0)
+        self.split = Split(torch.rand((n, 1, 28, 28), generator=gen) * 2 - 1, torch.arange(n) % 10)
+
+    def batch(self, step, gen, batch_size):
+        return EpochBatches(self.split, batch_size, 0)(step)
+
+    def validation_batch(self):
+        return self.split.x, self.split.y
 
 
 def measure(threads: int, repeats: int, points_source: str | None = None,
@@ -139,8 +154,8 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     r: dict = {"threads": threads, "torch": torch.__version__}
 
     # MNIST: 10 digits (one of each), guidance 2, 100 DDPM steps, every x_t and x0 kept.
-    mnist = GuidedSampler.load("mnist", mnist_source)
-    plain = load_checkpoint(mnist.checkpoint.path, "mnist")  # a fresh eager NCHW copy
+    mnist = GuidedSampler.load(MNIST, mnist_source)
+    plain = load_checkpoint(mnist.checkpoint.path, MNIST.name)  # a fresh eager NCHW copy
     one = (torch.zeros(1, 1, 28, 28), torch.tensor([500]), torch.tensor([3]))
     # counted on the plain model: torch's counter does not see the fused CPU attention kernel
     r["mnist_mflop_per_image"] = count_flops(plain.model.eval(), *one) / 1e6
@@ -162,7 +177,7 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     r["time_to_first_frame_s"] = first_frame_seconds(max(repeats, 5))
 
     # Points: 1000 points, guidance 2 (2000 rows a step), 100 DDPM steps, all frames kept.
-    points = GuidedSampler.load("points", points_source)
+    points = GuidedSampler.load(POINTS, points_source)
     r["points_model"] = json.loads((points.checkpoint.path / "config.json").read_text())
     one = (torch.zeros(1, 2), torch.tensor([500]), torch.tensor([0]))
     r["points_kflop_per_row"] = count_flops(points.checkpoint.model, *one) / 1e3
@@ -220,8 +235,8 @@ def build_parser() -> Parser:
     ap = Parser(prog="python -m diffusion.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ap.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
-    ap.add_argument("--repeats", type=int, default=5, help="runs per figure; the best is kept")
+    ap.add_param(THREADS, str(os.cpu_count()))
+    ap.add_param(REPEATS, "5")
     ap.add_argument("--points-checkpoint", default=None, help="a points checkpoint folder (default: shipped)")
     ap.add_argument("--mnist-checkpoint", default=None, help="an MNIST checkpoint folder (default: shipped)")
     return ap
@@ -229,10 +244,8 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    for name, value in (("threads", args.threads), ("repeats", args.repeats)):
-        if value < 1:
-            raise ValueError(f"--{name}={value} is out of range: allowed >= 1")
-    r = measure(args.threads, args.repeats, args.points_checkpoint, args.mnist_checkpoint)
+    r = measure(THREADS.parse(args.threads), REPEATS.parse(args.repeats), args.points_checkpoint,
+                args.mnist_checkpoint)
     print(table(r))
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)

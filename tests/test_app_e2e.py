@@ -45,6 +45,38 @@ def test_compare_guidance(client):
 
 
 def test_bad_input_comes_back_as_a_readable_error(client):
-    with pytest.raises(Exception, match="guidance=25.0 is out of range: allowed 0..20"):
+    with pytest.raises(Exception, match="guidance=25 is not allowed; allowed: a number in 0..10"):
         client.predict(label="spiral", guidance=25, steps=50, sampler="ddpm", seed=0, n=10,
                        api_name="/sample_points")
+
+
+# The same bad values through the three public doors: the CLI (exit 2, one line), the Python API
+# (ValueError) and the named API (gr.Error): one message, from `diffusion.inputs`.
+BAD = [("steps", 0, "steps=0 is not allowed; allowed: an integer in 1..1000"),
+       ("steps", 100000, "steps=100000 is not allowed; allowed: an integer in 1..1000"),
+       ("guidance", -1, "guidance=-1 is not allowed; allowed: a number in 0..10"),
+       ("guidance", 1e9, "guidance=1000000000.0 is not allowed; allowed: a number in 0..10"),
+       ("seed", -1, "seed=-1 is not allowed; allowed: an integer in 0..4294967295"),
+       ("seed", 3.7, "seed=3.7 is not allowed; allowed: an integer in 0..4294967295"),
+       ("label", "circle", "label='circle' is not allowed; allowed: spiral, s_curve, moons, random"),
+       ("sampler", "euler", "sampler='euler' is not allowed; allowed: ddpm, ddim")]
+
+
+@pytest.mark.parametrize("field, value, message", BAD)
+def test_one_message_through_cli_python_api_and_named_api(client, tmp_path, capsys, field, value, message):
+    from diffusion import sample
+    from diffusion.guided_sampler import GuidedSampler
+    from diffusion.inputs import run
+    good = dict(label="spiral", guidance=1, steps=5, sampler="ddpm", seed=0, n=10)
+    bad = {**good, field: value}
+    cli = ["points", "--out", str(tmp_path / "x.npy")] + [a for k, v in bad.items() for a in (f"--{k}", str(v))]
+    assert run(sample.main, cli) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {message}" and len(err.splitlines()) == 1
+    with pytest.raises(ValueError) as e:
+        GuidedSampler.load("points").sample(bad["label"], bad["guidance"], bad["steps"], bad["sampler"], 0.0,
+                                            bad["n"], bad["seed"])
+    assert str(e.value) == message
+    with pytest.raises(Exception) as e:
+        client.predict(**bad, api_name="/sample_points")
+    assert message in str(e.value)

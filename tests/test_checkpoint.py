@@ -5,10 +5,10 @@ import os
 import pytest
 import torch
 
-from diffusion.api import GuidedSampler
-from diffusion.checkpoint import CheckpointError, DiffusionConfig, atomic_dir, load_checkpoint, save_checkpoint
-from diffusion.mlp import PointDenoiser
-from diffusion.unet import UNet
+from diffusion.guided_sampler import GuidedSampler
+from diffusion.models.checkpoint import CheckpointError, DiffusionConfig, atomic_dir, load_checkpoint, save_checkpoint
+from diffusion.models.mlp import PointDenoiser
+from diffusion.models.unet import UNet
 
 
 def save(tmp_path, model, world, labels, arch, name="ck"):
@@ -25,7 +25,7 @@ def test_points_round_trip_gives_bit_identical_samples(tmp_path):
         "README.md", "config.json", "diffusion.json", "history.json", "model.safetensors"]
     loaded = GuidedSampler.load("points", str(folder))
     assert loaded.labels == ["spiral", "s_curve", "moons", "random"]
-    from diffusion.checkpoint import Checkpoint
+    from diffusion.models.checkpoint import Checkpoint
     original = GuidedSampler(Checkpoint(model, loaded.checkpoint.config))
     a = original.sample("moons", guidance=3, steps=10, n=20, seed=4)
     b = loaded.sample("moons", guidance=3, steps=10, n=20, seed=4)
@@ -86,5 +86,5 @@ def test_atomic_dir_keeps_the_old_checkpoint_when_a_write_fails(tmp_path):
         atomic_dir(out, broken)
     assert (out / "a.txt").read_text() == "old"
     os.rename(out, tmp_path / "ck.old")  # killed between the two renames
-    from diffusion.checkpoint import resolve
+    from diffusion.models.checkpoint import resolve
     assert resolve(out) == tmp_path / "ck.old"

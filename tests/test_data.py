@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion import data
+from diffusion.worlds import mnist_data as data
 
 
 def write_idx(path, array: np.ndarray) -> None:

@@ -2,13 +2,18 @@
 guidance comparison and the media writers (on the shipped 2D checkpoint, which is small)."""
 import time
 
+import re
+
 import numpy as np
 import pytest
 
-from diffusion import compare as compare_mod
-from diffusion import media
-from diffusion.engine import Engine, Progress, Result
-from diffusion.field import direction_field
+from diffusion.app import compare as compare_mod
+from diffusion.app import media
+from diffusion.app.engine import Engine, Progress, Result
+from diffusion.core.field import direction_field
+from diffusion.drawing import pictures
+from diffusion.inputs import check_guidances
+from diffusion.worlds import get_world
 
 
 @pytest.fixture(scope="module")
@@ -24,21 +29,23 @@ def req(engine, **kw):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(n=0), "n=0 is out of range: allowed integers 1..5000"),
-    (dict(n=5001), "allowed integers 1..5000"),
-    (dict(n=2.5), "n=2.5 is out of range"),
-    (dict(steps=0), "steps=0 is out of range: allowed integers 1..1000"),
-    (dict(steps=1001), "allowed integers 1..1000"),
-    (dict(guidance=21), "guidance=21.0 is out of range: allowed 0..20"),
-    (dict(guidance=-0.5), "allowed 0..20"),
-    (dict(guidance="abc"), "guidance='abc' is not a number"),
-    (dict(guidance=float("nan")), "not a finite number"),
-    (dict(seed=-1), "seed=-1 is out of range"),
-    (dict(label="circle"), "unknown label 'circle'; allowed: spiral, s_curve, moons, random"),
-    (dict(sampler="euler"), "unknown sampler 'euler'; allowed: ddpm, ddim"),
-    (dict(sampler="ddim", eta=1.5), "eta=1.5 is out of range: allowed 0..1"),
-    (dict(model="mine"), "unknown model 'mine' for points; allowed: shipped"),
-    (dict(world="audio"), "unknown world 'audio'"),
+    (dict(n=0), "n=0 is not allowed; allowed: an integer in 1..10000"),
+    (dict(n=10001), "an integer in 1..10000"),
+    (dict(n=2.5), "n=2.5 is not allowed"),
+    (dict(n="200"), "n='200' is not allowed"),
+    (dict(steps=0), "steps=0 is not allowed; allowed: an integer in 1..1000"),
+    (dict(steps=1001), "an integer in 1..1000"),
+    (dict(guidance=21), "guidance=21 is not allowed; allowed: a number in 0..10"),
+    (dict(guidance=-0.5), "a number in 0..10"),
+    (dict(guidance="abc"), "guidance='abc' is not allowed"),
+    (dict(guidance=float("nan")), "guidance=nan is not allowed"),
+    (dict(seed=-1), "seed=-1 is not allowed"),
+    (dict(seed=3.7), "seed=3.7 is not allowed"),
+    (dict(label="circle"), "label='circle' is not allowed; allowed: spiral, s_curve, moons, random"),
+    (dict(sampler="euler"), "sampler='euler' is not allowed; allowed: ddpm, ddim"),
+    (dict(sampler="ddim", eta=1.5), "eta=1.5 is not allowed; allowed: a number in 0..1"),
+    (dict(model="mine"), "model='mine' is not allowed; allowed: shipped"),
+    (dict(world="audio"), "world='audio' is not allowed"),
 ])
 def test_bad_requests_name_the_value_and_the_range(engine, change, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
@@ -46,7 +53,7 @@ def test_bad_requests_name_the_value_and_the_range(engine, change, message):
 
 
 def test_requests_are_normalised(engine):
-    r = req(engine, label=" spiral ", sampler="DDPM", steps=20.0, n="200", eta=0.7)
+    r = req(engine, label=" spiral ", sampler="DDPM", steps=20.0, n=200.0, eta=0.7)
     assert (r.label, r.sampler, r.steps, r.n, r.eta) == ("spiral", "ddpm", 20, 200, 0.0)  # eta only for DDIM
     assert req(engine, sampler="DDIM", eta=0.5).eta == 0.5
 
@@ -76,25 +83,26 @@ def test_the_cache_is_bounded_and_recomputes_bit_identically(engine):
 
 
 def test_direction_field_mixes_like_guidance(engine):
-    s = engine.models.get("points")
-    f0 = direction_field(s, "spiral", 0.0, 500, size=5)
-    f1 = direction_field(s, "spiral", 1.0, 500, size=5)
+    ck = engine.models.get("points").checkpoint
+    f0 = direction_field(ck.model, ck.diffusion, 0, 3, 0.0, 500, size=5)
+    f1 = direction_field(ck.model, ck.diffusion, 0, 3, 1.0, 500, size=5)
     assert f0.points.shape == (25, 2) and f0.arrows["guided"].shape == (25, 2)
     np.testing.assert_allclose(f0.arrows["guided"], f0.arrows["unconditional"], atol=1e-6)
     np.testing.assert_allclose(f1.arrows["guided"], f1.arrows["conditional"], atol=1e-6)
     assert not np.allclose(f1.arrows["conditional"], f1.arrows["unconditional"], atol=1e-3)
 
 
-def test_parse_guidances():
-    assert compare_mod.parse_guidances("0, 1, 2.5;3") == [0.0, 1.0, 2.5, 3.0]
-    for bad, msg in (("", "give 1..8"), ("1, x", "'x' is not a number"), ("1, 30", "guidance=30 is out of range"),
-                     (",".join("1" * 9), "give 1..8")):
-        with pytest.raises(ValueError, match=msg):
-            compare_mod.parse_guidances(bad)
+def test_check_guidances():
+    assert check_guidances("0, 1, 2.5;3") == [0.0, 1.0, 2.5, 3.0]
+    for bad, msg in (("", "guidances='' is not allowed; allowed: 1..8"), ("1, x", "guidance='x' is not allowed"),
+                     ("1, 30", "guidance=30 is not allowed; allowed: a number in 0..10"),
+                     (",".join("1" * 9), "allowed: 1..8 comma-separated")):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            check_guidances(bad)
 
 
 def test_comparison_uses_the_same_noise_and_measures_each_scale(engine, monkeypatch):
-    monkeypatch.setitem(compare_mod.SETTINGS, "points", dict(n=300, steps=30, sampler="ddpm"))
+    monkeypatch.setitem(get_world("points").compare, "steps", 30)
     c = compare_mod.compare(engine, "points", "moons", 5, "0, 3")
     assert c.guidances == [0.0, 3.0] and len(c.results) == 2 and len(c.table()) == 2
     assert np.array_equal(c.results[0].xs[0], c.results[1].xs[0])  # the same x_T at every scale
@@ -108,7 +116,7 @@ def test_media_frames_gif_and_mp4(engine, tmp_path):
     from PIL import Image
     res = engine.run(req(engine, seed=7))
     img = media.frame_image("points", res.xs[3], res.x0s[3], 3, len(res.xs), res.timesteps[3])
-    assert img.dtype == np.uint8 and img.shape == (media.PANEL + media.HEADER, 2 * media.PANEL + 8, 3)
+    assert img.dtype == np.uint8 and img.shape == (pictures.PANEL + pictures.HEADER, 2 * pictures.PANEL + 8, 3)
     assert media.animation_indices(1001)[:2] == [0, 17] and media.animation_indices(1001)[-1] == 1000
     assert len(media.animation_indices(1001)) == media.MAX_ANIMATION_FRAMES
     paths = media.export(res, tmp_path)
@@ -117,7 +125,7 @@ def test_media_frames_gif_and_mp4(engine, tmp_path):
     with av.open(str(paths["mp4"])) as v:
         frames = sum(1 for _ in v.decode(video=0))
     assert frames >= len(res.xs)  # the final frame is held a little longer
-    digits = media.digits_panel(np.zeros((4, 28, 28), np.uint8), 2)
+    digits = pictures.digits_panel(np.zeros((4, 28, 28), np.uint8), 2)
     assert digits.shape == ((2 * 30 + 2) * 2, (2 * 30 + 2) * 2, 3)
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from diffusion import evaluate
-from diffusion.exact import ExactDenoiser
-from diffusion.gaussian import GaussianDiffusion
-from diffusion.sampling import sample
+from diffusion.models.exact import ExactDenoiser
+from diffusion.core.gaussian import GaussianDiffusion
+from diffusion.core.sampling import sample
 
 DIFF = GaussianDiffusion.from_schedule("cosine", 1000)
 AB = DIFF.alphas_cumprod_f64
@@ -100,5 +100,5 @@ def test_bad_construction_and_cli_use_are_refused():
         ExactDenoiser(torch.zeros(2, 2), torch.tensor([0, 3]), AB, null_label=3)
     with pytest.raises(ValueError, match="one label per example"):
         ExactDenoiser(torch.zeros(2, 2), torch.tensor([0]), AB, null_label=3)
-    with pytest.raises(ValueError, match="mnist world"):
-        evaluate.main(["points", "--exact", "5"])
+    with pytest.raises(ValueError, match="no card to update"):
+        evaluate.main(["points", "--exact", "5", "--update-card"])

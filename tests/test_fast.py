@@ -6,14 +6,14 @@ import copy
 import pytest
 import torch
 
-from diffusion.checkpoint import default_checkpoint, load_checkpoint
-from diffusion.fast import count_flops, prepare
-from diffusion.gaussian import GaussianDiffusion
-from diffusion.mlp import PointDenoiser
-from diffusion.nn import add_rows
-from diffusion.sampling import sample
-from diffusion.train import PRESETS
-from diffusion.unet import UNet
+from diffusion.models.checkpoint import default_checkpoint, load_checkpoint
+from diffusion.models.inference import count_flops, prepare
+from diffusion.core.gaussian import GaussianDiffusion
+from diffusion.models.mlp import PointDenoiser
+from diffusion.models.layers import add_rows
+from diffusion.core.sampling import sample
+from diffusion.training.presets import preset
+from diffusion.models.unet import UNet
 
 
 class PlainForward(torch.nn.Module):
@@ -38,7 +38,7 @@ def randomized(model, seed=0):
 
 
 def models():
-    yield "unet", randomized(UNet(**PRESETS["mnist"]["model"])), (1, 28, 28), 10
+    yield "unet", randomized(UNet(**preset("mnist")["model"])), (1, 28, 28), 10
     yield "mlp", randomized(PointDenoiser(num_classes=3, width=64, depth=2)), (2,), 3
     for world, shape, classes in (("points", (2,), 3), ("mnist", (1, 28, 28), 10)):
         if (default_checkpoint(world) / "model.safetensors").is_file():
@@ -108,7 +108,7 @@ def test_add_rows_repeats_the_smaller_operand():
 
 
 def test_prepare_keeps_outputs_and_state_dict_keys():
-    model = randomized(UNet(**PRESETS["mnist"]["model"]))
+    model = randomized(UNet(**preset("mnist")["model"]))
     x, t, y = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.tensor([5, 700]), torch.tensor([3, 10])
     with torch.no_grad():
         before = model(x, t, y)
@@ -143,13 +143,13 @@ def layer_macs(model, *inputs) -> int:
 
 
 def test_counted_work():
-    """count_flops = 2 x the multiply-adds that the layers' shapes give (82.5 MFLOP per image for
-    the shipped U-Net), and the MLP's from its sizes: inp 26w, time MLP 2w^2, per block fc1 + fc2 +
-    emb 3w^2, out 2w (also through the fused addmms)."""
-    unet = UNet(**PRESETS["mnist"]["model"])
+    """count_flops = 2 x the multiply-adds that the layers' shapes give, for the recipe's U-Net and the
+    earlier (16, 32, 96) one (82.5 MFLOP per image), and the MLP's from its sizes: inp 26w, time MLP
+    2w^2, per block fc1 + fc2 + emb 3w^2, out 2w (also through the fused addmms)."""
     one = (torch.randn(1, 1, 28, 28), torch.tensor([3]), torch.tensor([1]))
-    flops = count_flops(unet, *one)
-    assert flops == 2 * layer_macs(unet, *one) and round(flops / 1e6, 1) == 82.5
+    for unet in (UNet(**preset("mnist")["model"]), UNet(10, (16, 32, 96), 128)):
+        assert count_flops(unet, *one) == 2 * layer_macs(unet, *one)
+    assert round(count_flops(UNet(10, (16, 32, 96), 128), *one) / 1e6, 1) == 82.5
     w, d = 64, 2
     mlp = PointDenoiser(3, w, d)
     macs = 26 * w + 2 * w * w + d * 3 * w * w + 2 * w

@@ -4,9 +4,14 @@ import gradio as gr
 import pytest
 from PIL import Image
 
-from diffusion import handlers as h
-from diffusion import train_handlers as th
-from diffusion.engine import Request
+from diffusion.app import train_handlers as train_mod
+from diffusion.app.engine import Engine, Request
+from diffusion.app.handlers import SamplingHandlers
+from diffusion.app.train_handlers import TrainHandlers
+from diffusion.training.jobs import JobManager
+from diffusion.worlds import get_world
+
+h = SamplingHandlers(Engine())  # the app builds one engine and hands it to its handlers; so do the tests
 
 
 def run_generate(*args):
@@ -31,11 +36,11 @@ def test_generate_streams_then_delivers_everything():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("points", "shipped", "spiral", 11.0 * 2, 30, "DDPM", 0, 0, 10), "guidance=22.0 is out of range: allowed 0..20"),
-    (("points", "shipped", "spiral", 2, 30, "DDPM", 0, 0, 6000), "n=6000 is out of range: allowed integers 1..5000"),
-    (("points", "shipped", "heart", 2, 30, "DDPM", 0, 0, 10), "unknown label 'heart'"),
-    (("mnist", "shipped", "3", 2, 0, "DDIM", 0, 0, 4), "steps=0 is out of range"),
-    (("mnist", "shipped", "12", 2, 10, "DDIM", 0, 0, 4), "unknown label '12'"),
+    (("points", "shipped", "spiral", 11.0 * 2, 30, "DDPM", 0, 0, 10), "guidance=22.0 is not allowed; allowed: a number in 0..10"),
+    (("points", "shipped", "spiral", 2, 30, "DDPM", 0, 0, 60000), "n=60000 is not allowed; allowed: an integer in 1..10000"),
+    (("points", "shipped", "heart", 2, 30, "DDPM", 0, 0, 10), "label='heart' is not allowed"),
+    (("mnist", "shipped", "3", 2, 0, "DDIM", 0, 0, 4), "steps=0 is not allowed"),
+    (("mnist", "shipped", "12", 2, 10, "DDIM", 0, 0, 4), "label='12' is not allowed"),
 ])
 def test_bad_input_is_a_gradio_error(args, message):
     with pytest.raises(gr.Error, match=message.replace("(", r"\(").replace(".", r"\.")):
@@ -55,29 +60,28 @@ def test_scrub_shows_stored_steps_and_the_field():
 
 
 def test_api_sample_points_and_digits():
-    png, npy = h.sample_points("s_curve", 1, 20, "ddim", 0, 50)
+    png, npy = h.api_sample("points", "s_curve", 1, 20, "ddim", 0, 50)
     assert Image.open(png).size[0] > 100 and np.load(npy).shape == (50, 2)
-    png, npy = h.sample_digits("7", 2, 10, "ddim", 0, 3)
+    png, npy = h.api_sample("mnist", "7", 2, 10, "ddim", 0, 3)
     x = np.load(npy)
     assert x.shape == (3, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
-    with pytest.raises(gr.Error, match="unknown sampler 'plms'"):
-        h.sample_points("spiral", 1, 20, "plms", 0, 50)
+    with pytest.raises(gr.Error, match="sampler='plms' is not allowed"):
+        h.api_sample("points", "spiral", 1, 20, "plms", 0, 50)
 
 
 def test_api_compare_guidance(monkeypatch):
-    from diffusion import compare
-    monkeypatch.setitem(compare.SETTINGS, "mnist", dict(n=4, steps=5, sampler="ddim"))
+    monkeypatch.setitem(get_world("mnist").compare, "steps", 5)
     png, metrics = h.compare_guidance("mnist", "1", 0, "0, 2")
     assert Image.open(png).size[0] > 100
     assert [m["guidance"] for m in metrics["metrics"]] == [0.0, 2.0]
     assert all(0 <= m["accuracy"] <= 1 and m["diversity"] > 0 for m in metrics["metrics"])
-    with pytest.raises(gr.Error, match="guidance=40 is out of range"):
+    with pytest.raises(gr.Error, match="guidance=40 is not allowed"):
         h.compare_guidance("mnist", "1", 0, "0, 40")
 
 
 def test_train_tab_trains_registers_and_rejects_a_second_job(tmp_path, monkeypatch):
-    monkeypatch.setattr(th, "JOBS", th.JobManager(root=tmp_path, threads=1))
-    monkeypatch.setattr(th, "POLL", 0.2)
+    th = TrainHandlers(h.engine, JobManager(root=tmp_path, threads=1))
+    monkeypatch.setattr(train_mod, "POLL", 0.2)
     gen = th.train("points", ["moons"], 32, "tiny", 10, 2e-3, 0.2, 0)
     first = next(gen)
     assert "Training" in first[2]
@@ -88,13 +92,13 @@ def test_train_tab_trains_registers_and_rejects_a_second_job(tmp_path, monkeypat
     loss, preview, status, zipped, points_pick, _ = last
     assert "Stopped" in status and zipped.endswith(".zip") and preview is not None
     name = points_pick["value"]
-    assert name in h.ENGINE.models.names("points")
+    assert name in h.engine.models.names("points")
     out = run_generate("points", name, "moons", 2.0, 10, "DDIM", 0.0, 0, 50)[-1]
     assert out[5].model == name
     # the zip it offers is an upload that the Train tab accepts
     status, points_pick, _ = th.use_upload([zipped])
-    assert "Accepted" in status and points_pick["value"] in h.ENGINE.models.names("points")
-    with pytest.raises(gr.Error, match="width=8 is out of range"):
+    assert "Accepted" in status and points_pick["value"] in h.engine.models.names("points")
+    with pytest.raises(gr.Error, match="width=8 is not allowed"):
         list(th.train("points", ["moons"], 8, "tiny", 10, 2e-3, 0.2, 0))
 
 
@@ -102,13 +106,13 @@ def test_upload_rejects_pickles(tmp_path):
     bad = tmp_path / "pytorch_model.bin"
     bad.write_bytes(b"\x80\x04not really")
     with pytest.raises(gr.Error):
-        th.use_upload([str(bad)])
+        TrainHandlers(h.engine, JobManager()).use_upload([str(bad)])
 
 
 def test_importing_the_app_builds_the_page_but_loads_no_model():
     import subprocess
     import sys
     from pathlib import Path
-    code = ("import app, gradio as gr; from diffusion import handlers as h; "
-            "assert isinstance(app.demo, gr.Blocks); assert h.ENGINE.models._models == {}, h.ENGINE.models._models")
+    code = ("import app, gradio as gr; "
+            "assert isinstance(app.demo, gr.Blocks); m = app.demo.handlers.engine.models._models; assert m == {}, m")
     subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, check=True, timeout=120)

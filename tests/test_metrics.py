@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from diffusion.metrics import (confusion, curve_fit, frechet_distance, mean_pairwise_distance,
+from diffusion.core.metrics import (confusion, curve_fit, frechet_distance, mean_pairwise_distance,
                                nearest_distance, pattern_shares, precision_recall_f1, spread)
-from diffusion.points import curve_points
+from diffusion.worlds.points import curve_points
 
 
 def test_fld_is_zero_for_identical_features_and_grows_with_a_shift():

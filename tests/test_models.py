@@ -3,11 +3,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from diffusion.lenet import LeNet
-from diffusion.mlp import PointDenoiser
-from diffusion.nn import ConditionEmbedding, sinusoidal_embedding
-from diffusion.train import PRESETS
-from diffusion.unet import Attention, ResBlock, UNet
+from diffusion.models.lenet import LeNet
+from diffusion.models.mlp import PointDenoiser
+from diffusion.models.layers import ConditionEmbedding, sinusoidal_embedding
+from diffusion.training.presets import preset
+from diffusion.models.unet import Attention, ResBlock, UNet
 
 
 def test_sinusoidal_embedding_and_condition():
@@ -27,19 +27,20 @@ def test_unet_blocks_shapes():
 
 @pytest.mark.parametrize("y", [[0, 9, 10], [10, 10, 10]])
 def test_unet_contract(y):
-    m = UNet(**PRESETS["mnist"]["model"]).eval()
+    m = UNet(**preset("mnist")["model"]).eval()
     out = m(torch.randn(3, 1, 28, 28), torch.tensor([0, 500, 999]), torch.tensor(y))
     assert out.shape == (3, 1, 28, 28)
 
 
 def test_unet_budget():
-    """0.3 to 1.5 M parameters and at most 100 MFLOP (2 per multiply-add) per image."""
-    m = UNet(**PRESETS["mnist"]["model"]).eval()
+    """The recipe's U-Net: at most 2 M parameters and 400 MFLOP (2 per multiply-add) per image, so that
+    sampling stays interactive on 2 CPU cores."""
+    m = UNet(**preset("mnist")["model"]).eval()
     params = sum(p.numel() for p in m.parameters())
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         m(torch.randn(1, 1, 28, 28), torch.tensor([3]), torch.tensor([1]))
-    assert 300_000 <= params <= 1_500_000
-    assert fc.get_total_flops() <= 100e6
+    assert 300_000 <= params <= 2_000_000
+    assert fc.get_total_flops() <= 400e6
 
 
 def test_point_denoiser_contract():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion.labels import label_batch, label_index, label_name
-from diffusion.points import POINT_LABELS, _curve, pattern, sample_pattern, sample_points
+from diffusion.worlds.labels import label_batch, label_index, label_name
+from diffusion.worlds.points import POINT_LABELS, _curve, pattern, sample_pattern, sample_points
 
 
 def test_curves_follow_the_write_up():

@@ -7,8 +7,8 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from diffusion.gaussian import GaussianDiffusion, extract
-from diffusion.schedules import make_betas, space_timesteps
+from diffusion.core.gaussian import GaussianDiffusion, extract
+from diffusion.core.schedules import make_betas, space_timesteps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def test_space_timesteps_even_and_complete():
     assert gaps.min() >= 10 and gaps.max() <= 11
     assert space_timesteps(50, 50) == list(range(50))
     for bad in (0, 51, 2.5):
-        with pytest.raises(ValueError, match="allowed 1..50"):
+        with pytest.raises(ValueError, match="allowed: an integer in 1..50"):
             space_timesteps(50, bad)
 
 

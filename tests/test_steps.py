@@ -3,7 +3,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from diffusion.gaussian import GaussianDiffusion
+from diffusion.core.gaussian import GaussianDiffusion
 from test_schedules import exact, peer
 
 

@@ -1,9 +1,9 @@
 """The training loop: seeded, resumable to the same weights, atomic, and its LR schedule."""
 import torch
 
-from diffusion.checkpoint import load_checkpoint
-from diffusion.tasks import PointsTask
-from diffusion.trainer import TrainConfig, Trainer, lr_factor
+from diffusion.models.checkpoint import load_checkpoint
+from diffusion.training.tasks import DiffusionTask as PointsTask
+from diffusion.training.trainer import TrainConfig, Trainer, lr_factor
 
 
 def config(tmp_path, steps=6, **kw):

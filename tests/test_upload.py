@@ -8,12 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from diffusion import upload
-from diffusion.api import GuidedSampler
-from diffusion.checkpoint import DiffusionConfig, load_checkpoint, save_checkpoint
-from diffusion.mlp import PointDenoiser
-from diffusion.unet import UNet
-from diffusion.upload import UploadError, load_uploaded, zip_checkpoint
+from diffusion.hub import upload
+from diffusion.guided_sampler import GuidedSampler
+from diffusion.models.checkpoint import DiffusionConfig, load_checkpoint, save_checkpoint
+from diffusion.models.mlp import PointDenoiser
+from diffusion.models.unet import UNet
+from diffusion.hub.upload import UploadError, load_uploaded, zip_checkpoint
 
 FILES = ("config.json", "model.safetensors", "diffusion.json", "history.json", "README.md")
 

@@ -1,0 +1,183 @@
+"""The app's sampling handlers: inputs from the UI (or the API) -> the engine -> pictures and files.
+
+`SamplingHandlers(engine)` is built once by app.py around the one engine. No tensor math here: the
+engine samples, the world and `media` draw. Every input is checked by `diffusion.inputs`; a
+ValueError becomes a `gr.Error` naming the field, the value and the allowed range.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from ..core.field import KINDS, direction_field
+from ..core.guidance import doubles_batch
+from ..drawing.pictures import save_png
+from ..drawing.plots import field_png, metrics_png
+from ..worlds import get_world
+from ..worlds.labels import RANDOM, label_index
+from . import media
+from .compare import compare
+from .engine import SHIPPED, Engine, Progress, Request, Result
+
+OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
+STREAM_EVERY = 0.12  # seconds between streamed frames: smooth, yet leaves the CPU to the sampler
+
+
+def user_errors(fn):
+    """Library ValueErrors (bad input, bad checkpoint) -> gr.Error, for plain and generator handlers."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except ValueError as e:
+                raise gr.Error(str(e)) from None
+        return gen
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+    return plain
+
+
+def new_seed() -> int:
+    return random.randrange(0, 1_000_000)
+
+
+def describe(res: Result, cached: bool) -> str:
+    r = res.request
+    how = "from the cache" if cached else f"in {res.seconds:.2f} s"
+    calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == RANDOM) else "1 network call"
+    return (f"**{r.n} {get_world(r.world).noun}**, label `{r.label}`, guidance "
+            f"{r.guidance:g}, {r.steps} {r.sampler.upper()} steps, seed {r.seed}: sampled {how} "
+            f"({calls} per step). Drag the step slider to look at any step.")
+
+
+class SamplingHandlers:
+    """The world tabs, the comparison tab and the named API, over one engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def request(self, world, model, label, guidance, steps, sampler, eta, seed, n) -> Request:
+        return self.engine.request(world, model or SHIPPED, label, guidance, steps, sampler, eta, seed, n)
+
+    def artifacts(self, res: Result) -> dict:
+        """The result's downloads and final picture, written once per cached result."""
+        if not res.artifacts:
+            folder = OUT / hashlib.sha1(repr(res.request).encode()).hexdigest()[:16]
+            res.artifacts.update({k: str(v) for k, v in media.export(res, folder).items()})
+        return res.artifacts
+
+    # -- the world tabs --------------------------------------------------------------------------
+    def generate(self, world, model, label, guidance, steps, sampler, eta, seed, n):
+        """Stream the reverse process. Yields (frame, final image, step slider, video, files, state,
+        status); outputs that have not changed yet are gr.skip()."""
+        req = self.request(world, model, label, guidance, steps, sampler, eta, seed, n)
+        skip = gr.skip()
+        start = time.perf_counter()
+        cached = True  # unless a frame streams: a cached request yields its Result at once
+        for item in self.engine.stream(req, every=STREAM_EVERY):
+            if isinstance(item, Progress):
+                cached = False
+                img = media.frame_image(req.world, item.x, item.x0, item.index, item.total, item.t)
+                status = f"sampling... step {item.index} of {item.total - 1} ({time.perf_counter() - start:.1f} s)"
+                yield img, skip, skip, skip, skip, skip, status
+                continue
+            res = item
+        last = len(res.xs) - 1
+        slider = gr.update(minimum=0, maximum=last, value=last, step=1, interactive=True)
+        img = frame(res, last)
+        if not cached:  # show the final sample at once; the animation files follow
+            yield img, skip, slider, skip, skip, req, describe(res, cached) + " Writing GIF/MP4..."
+        files = self.artifacts(res)
+        yield (img, files["png"], slider, files["mp4"],
+               [files["png"], files["npy"], files["gif"], files["mp4"]], req, describe(res, cached))
+
+    def scrub(self, req: Request | None, index, kinds=None):
+        """The stored frame at `index` (no sampling), and for 2D the direction field there."""
+        if req is None:
+            return gr.skip(), gr.skip()
+        res = self.engine.cached(req) or self.engine.run(req)  # an evicted result is recomputed, bit-identical
+        return frame(res, index), self.field(req, res, index, kinds)
+
+    def field_at(self, req: Request | None, index, kinds=None):
+        """Only the 2D direction field at `index` (the frame on screen is already right)."""
+        if req is None:
+            return gr.skip()
+        return self.field(req, self.engine.cached(req) or self.engine.run(req), index, kinds)
+
+    def field(self, req: Request, res: Result, index, kinds):
+        if not get_world(req.world).has_field:
+            return None
+        index = max(0, min(int(index), len(res.xs) - 1))
+        kinds = [k for k in (kinds or []) if k in KINDS]
+        t = res.timesteps[index]
+        f = None
+        if kinds:  # no arrows asked for: the points alone, without a network call
+            ck = self.engine.models.get(req.world, req.model).checkpoint
+            names = ck.config.labels
+            f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t)
+        title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g})"
+        return field_png(res.xs[index], f, kinds, title)
+
+    def labels_for(self, world, model: str = SHIPPED) -> list[str]:
+        return self.engine.models.get(world, model or SHIPPED).labels
+
+    def model_choices(self, world):
+        return gr.update(choices=self.engine.models.names(world))
+
+    # -- the named API ---------------------------------------------------------------------------
+    def api_sample(self, world, label, guidance, steps, sampler, seed, n):
+        """The final samples as a picture (PNG) and as data (.npy in the world's public format)."""
+        res = self.engine.run(self.request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n))
+        files = self.artifacts(res)
+        return files["png"], files["npy"]
+
+    # -- the guidance comparison -------------------------------------------------------------------
+    def _compare(self, world, label, seed, guidances, model=SHIPPED):
+        c = compare(self.engine, world, label, seed, guidances, model or SHIPPED)
+        grid = media.comparison_image(c.world, [r.samples for r in c.results], c.guidances, c.metrics)
+        rows = c.table()
+        series = {c.headers[1]: [r[1] for r in rows], c.headers[2]: [r[2] for r in rows]}
+        plot = metrics_png(c.guidances, series, title=f"{c.world.name}: label {c.label}, seed {c.seed}")
+        return c, grid, plot
+
+    def compare_ui(self, world, model, label, seed, guidances):
+        start = time.perf_counter()
+        c, grid, plot = self._compare(world, label, seed, guidances, model)
+        r = c.results[0].request
+        status = (f"{len(c.guidances)} scales from the same noise (seed {c.seed}), {r.n} samples per scale, "
+                  f"{r.steps} {r.sampler.upper()} steps, in {time.perf_counter() - start:.1f} s.")
+        return grid, plot, gr.update(value=c.table(), headers=c.headers), status
+
+    def compare_guidance(self, world, label, seed, guidances):
+        """Same noise at several guidance scales: the grid (PNG) and the metrics per scale."""
+        c, grid, _ = self._compare(world, label, seed, guidances)
+        OUT.mkdir(parents=True, exist_ok=True)
+        path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{'_'.join(f'{g:g}' for g in c.guidances)}.png"
+        save_png(grid, path)
+        metrics = [{"guidance": g, **m} for g, m in zip(c.guidances, c.metrics)]
+        return str(path), {"world": c.world.name, "label": c.label, "seed": c.seed, "metrics": metrics}
+
+
+def frame(res: Result, index: int):
+    index = max(0, min(int(index), len(res.xs) - 1))
+    return media.frame_image(res.request.world, res.xs[index], res.x0s[index], index, len(res.xs),
+                             res.timesteps[index])
+
+
+# Every public method becomes a gr.Error-raising handler.
+for _name, _fn in list(vars(SamplingHandlers).items()):
+    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field"):
+        setattr(SamplingHandlers, _name, user_errors(_fn))

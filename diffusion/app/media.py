@@ -1,0 +1,90 @@
+"""A result as pictures and files: each frame of the reverse process as two captioned panels (x_t
+and the x0 prediction, drawn by the world), the comparison strip, and the downloads (PNG, .npy,
+GIF, MP4)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from ..drawing.pictures import caption, save_png, side_by_side
+from ..worlds import get_world
+
+MAX_ANIMATION_FRAMES = 60
+
+
+def frame_image(world, x: np.ndarray, x0: np.ndarray, index: int, total: int, t: int,
+                small: bool = False) -> np.ndarray:
+    """Two captioned panels: x_t and the model's x0 prediction at that step (`small` for files:
+    noise does not compress, so GIF size grows with every pixel)."""
+    step = f"step {index}/{total - 1}"
+    if t < 0:
+        left, right = f"final sample ({step})", "x0 = final sample"
+    else:
+        left, right = f"x_t, t = {t} ({step})", "predicted x0"
+    world = get_world(world)
+    return side_by_side([caption(world.panel(x, small), left), caption(world.panel(x0, small), right)])
+
+
+def animation_indices(total: int, max_frames: int = MAX_ANIMATION_FRAMES) -> list[int]:
+    """At most max_frames frame indices, evenly spread, always the first and the last."""
+    if total <= max_frames:
+        return list(range(total))
+    return sorted({round(k) for k in np.linspace(0, total - 1, max_frames)})
+
+
+def _even(img: np.ndarray) -> np.ndarray:
+    """H.264 with yuv420p needs even width and height."""
+    return np.pad(img, ((0, img.shape[0] % 2), (0, img.shape[1] % 2), (0, 0)), constant_values=255)
+
+
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15, hold: float = 1.5) -> Path:
+    images = [Image.fromarray(f) for f in frames]
+    durations = [int(1000 / fps)] * len(images)
+    durations[-1] = int(hold * 1000)  # rest on the final sample before looping
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0,
+                   optimize=False)
+    return Path(path)
+
+
+def write_mp4(frames: list[np.ndarray], path: str | Path, fps: int = 15, hold: float = 1.5) -> Path:
+    frames = [_even(f) for f in frames]
+    frames += [frames[-1]] * int(math.ceil(hold * fps))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return Path(path)
+
+
+def comparison_image(world, finals: list[np.ndarray], guidances: list[float], metrics: list[dict]) -> np.ndarray:
+    """One captioned panel per guidance scale, side by side (same initial noise in each)."""
+    world = get_world(world)
+    return side_by_side([world.comparison_panel(x, g, m) for x, g, m in zip(finals, guidances, metrics)])
+
+
+def export(result, folder: str | Path) -> dict[str, Path]:
+    """Write a result's downloads once: final samples as PNG and .npy, the animation as GIF and MP4."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    r = result.request
+    stem = f"{r.world}_{r.label}_g{r.guidance:g}_{r.sampler}{r.steps}_seed{r.seed}"
+    paths = {"png": folder / f"{stem}.png", "npy": folder / f"{stem}.npy",
+             "gif": folder / f"{stem}.gif", "mp4": folder / f"{stem}.mp4"}
+    save_png(get_world(r.world).final_image(result.samples), paths["png"])
+    np.save(paths["npy"], result.samples.astype(np.float32))
+    total = len(result.xs)
+    frames = [frame_image(r.world, result.xs[i], result.x0s[i], i, total, result.timesteps[i], small=True)
+              for i in animation_indices(total)]
+    write_gif(frames, paths["gif"])
+    write_mp4(frames, paths["mp4"])
+    return paths

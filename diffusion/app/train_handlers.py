@@ -1,0 +1,117 @@
+"""Handlers of the app's "Train" tab: live training (one job per server, with a time limit),
+the trained model's download, and uploads of checkpoints (JSON + safetensors only, validated).
+
+`TrainHandlers(engine, jobs)` is built once by app.py. Trained and uploaded models are registered
+with the engine under a new name, so the other tabs can pick them ("model: shipped / my points
+model #1 / ...").
+"""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from ..drawing.pictures import caption
+from ..drawing.plots import loss_png
+from ..hub.upload import load_uploaded, zip_checkpoint
+from ..training.job_spec import JOB_LIMIT, LiveSpec
+from ..training.jobs import JobManager, JobSnapshot
+from ..worlds import get_world, world_names
+from .engine import Engine
+from .handlers import user_errors
+
+POLL = 1.0  # seconds between UI updates while a job runs
+
+
+def dataset_choices(world):
+    choices = list(get_world(world).labels)
+    return gr.update(choices=choices, value=choices)
+
+
+def loss_plot(snap: JobSnapshot):
+    return loss_png(snap.loss, snap.val_loss, title=f"job {snap.id}: {snap.world}, step {snap.step}")
+
+
+def preview_image(snap: JobSnapshot):
+    if snap.preview is None:
+        return None
+    world = get_world(snap.world)
+    return caption(world.panel(world.display(snap.preview)), f"preview at step {snap.preview_step}")
+
+
+def status_text(snap: JobSnapshot) -> str:
+    loss = f", loss {snap.loss[-1][1]:.4f}" if snap.loss else ""
+    val = f", held-out loss {snap.val_loss[-1][1]:.4f}" if snap.val_loss else ""
+    text = {"running": "Training", "done": "Done", "stopped": "Stopped", "failed": "Failed"}[snap.state]
+    out = (f"**{text}**: step {snap.step} of at most {snap.max_steps}, {snap.elapsed:.0f} s of "
+           f"{snap.max_seconds:.0f} s{loss}{val}.")
+    if snap.error:
+        out += f" Error: {snap.error}"
+    return out
+
+
+
+
+class TrainHandlers:
+    """The Train tab over the app's engine (where trained models are registered) and job manager."""
+
+    def __init__(self, engine: Engine, jobs: JobManager):
+        self.engine, self.jobs = engine, jobs
+
+    def model_updates(self, world, value: str | None = None):
+        """New choices for a world's model pickers."""
+        choices = self.engine.models.names(world)
+        return gr.update(choices=choices, value=value) if value else gr.update(choices=choices)
+
+    def _pickers(self, world: str, name: str) -> list:
+        """Updates for every world's model picker, the new model selected in its own world's."""
+        return [self.model_updates(w, name if w == world else None) for w in world_names()]
+
+    def train(self, world, datasets, width, size, seconds, lr, p_uncond, seed, progress=gr.Progress()):
+        """Start a job and stream its loss curve, preview and status until it ends. Yields
+        (loss plot, preview, status, zip download, one model picker per world)."""
+        w = get_world(world)
+        spec = LiveSpec(w.name, labels=list(datasets or []) or None,
+                        width=width if isinstance(w.live["size"], int) else size, lr=lr,
+                        p_uncond=p_uncond, max_seconds=seconds, seed=seed)
+        job = self.jobs.start(spec)  # Busy (another user's job) and bad values become gr.Error
+        skip = [gr.skip()] * (1 + len(world_names()))
+        while True:
+            snap = job.wait(POLL)
+            progress(min(1.0, snap.elapsed / snap.max_seconds), desc=f"step {snap.step}")
+            if not snap.finished or snap.state == "failed" or snap.checkpoint is None:
+                yield loss_plot(snap), preview_image(snap), status_text(snap), *skip
+                if not snap.finished:
+                    continue
+                return
+            name = self.engine.models.register(w, f"my {w.name} model #{snap.id}", snap.checkpoint)
+            note = f" Registered as **{name}**: pick it in the {w.title} and comparison tabs, or download it below."
+            yield (loss_plot(snap), preview_image(snap), status_text(snap) + note,
+                   str(zip_checkpoint(snap.folder)), *self._pickers(w.name, name))
+            return
+
+    def stop(self):
+        job = self.jobs.current()
+        if job is None or not job.running:
+            return "No training job is running."
+        job.stop()
+        return "Stopping: the model trained so far is being saved..."
+
+    def use_upload(self, files):
+        """Validate an uploaded checkpoint (files or one .zip) and register it for its world."""
+        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+        ck = load_uploaded(paths)
+        world = ck.config.world
+        name = self.engine.models.register(world, f"uploaded {world} model #{int(time.time()) % 100000}", ck)
+        return (f"Accepted: a {world} model ({ck.config.architecture}, labels {', '.join(ck.config.labels)}). "
+                f"Registered as **{name}**."), *self._pickers(world, name)
+
+
+for _name in ("train", "use_upload"):
+    setattr(TrainHandlers, _name, user_errors(getattr(TrainHandlers, _name)))
+
+
+def limits_text() -> str:
+    return (f"One training job at a time per server, at most {JOB_LIMIT // 60} minutes. Defaults: "
+            + ", ".join(f"{w.title} {w.live['max_seconds']} s" for w in map(get_world, world_names()))
+            + ". Small models train fast but draw roughly: the shipped MNIST model trained for hours.")

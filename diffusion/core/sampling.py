@@ -1,0 +1,90 @@
+"""Guided sampling: one step function (`GaussianDiffusion.step`) and one loop for every sampler,
+guidance scale and step count. The loop is a generator of frames so a UI can stream.
+
+Frames: for k = 0..S-1, frame k holds x_t at the k-th timestep of the (respaced) chain and the
+x0 predicted from it; frame S holds the final sample (as both x and x0). S + 1 frames in all.
+
+Speed (see `python -m diffusion.bench`): everything that is fixed for a run is done once before the
+first step (the guidance rows, and for embed/trunk models every step's condition embeddings), cond
+and uncond rows share one network call and the label-free stem, and a step is a few whole-tensor
+ops with Python-float coefficients. The same loop serves every model, sampler and step count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from .checks import invalid
+from .gaussian import SAMPLERS, GaussianDiffusion
+from .guidance import GuidedDenoiser
+
+
+@dataclass
+class Frame:
+    index: int  # 0..S
+    t: int  # the network's timestep (-1 for the final sample)
+    x: torch.Tensor  # x_t, (B, ...)
+    x0: torch.Tensor  # the x0 prediction at this step, (B, ...)
+
+
+@dataclass
+class Trajectory:
+    xs: torch.Tensor  # (S + 1, B, ...): x_T ... x_0
+    x0s: torch.Tensor  # (S + 1, B, ...): x0 predictions; the last is the final sample
+    timesteps: list[int]  # (S + 1,) network timesteps, -1 for the final sample
+
+    @property
+    def samples(self) -> torch.Tensor:
+        return self.xs[-1]
+
+
+def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],
+                  null_label: int, guidance: float = 1.0, steps: int | None = None,
+                  sampler: str = "ddpm", eta: float = 0.0, clip: bool = True,
+                  generator: torch.Generator | None = None, x_T: torch.Tensor | None = None
+                  ) -> Iterator[Frame]:
+    """Run the reverse process from x_T ~ N(0, I) (or the given x_T) for the labels y (B,),
+    yielding S + 1 frames. `shape` is one sample's shape, e.g. (2,) or (1, 28, 28).
+    The public ranges of these arguments are `diffusion.inputs`' job; this checks only what the
+    math needs (steps in 1..T, a known sampler, a generator)."""
+    steps = diffusion.num_steps if steps is None else steps
+    if generator is None:
+        raise ValueError("pass a torch.Generator: sampling never reads the global RNG")
+    if sampler not in SAMPLERS:
+        raise invalid("sampler", sampler, ", ".join(SAMPLERS))
+    chain = diffusion.respace(steps)
+    x = torch.randn((len(y), *shape), generator=generator) if x_T is None else x_T
+    # Inference mode is entered per step, never held across a yield: a suspended (or abandoned)
+    # generator would otherwise leave its consumer's thread in inference mode.
+    with torch.inference_mode():
+        denoiser = GuidedDenoiser(model, chain.model_timesteps, y, null_label, guidance)
+    for i in reversed(range(chain.num_steps)):
+        with torch.inference_mode():
+            eps = denoiser(x, i)
+            noise = torch.randn(x.shape, generator=generator) if chain.needs_noise(i, sampler, eta) else None
+            out = chain.step(eps, i, x, noise, sampler, eta, clip)
+        yield Frame(chain.num_steps - 1 - i, chain.timesteps[i], x, out.pred_x0)
+        x = out.prev_sample
+    yield Frame(chain.num_steps, -1, x, x)
+
+
+def sample(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],
+           null_label: int, keep_trajectory: bool = True, **kwargs) -> Trajectory:
+    """The whole run, frames gathered into preallocated (S + 1, B, ...) tensors (or, with
+    keep_trajectory=False, only the final sample as a one-frame trajectory)."""
+    xs = x0s = None
+    ts: list[int] = []
+    for f in sample_frames(model, diffusion, y, shape, null_label, **kwargs):
+        if not keep_trajectory:
+            last = f
+            continue
+        if xs is None:
+            n = (kwargs.get("steps") or diffusion.num_steps) + 1
+            xs, x0s = (torch.empty((n, *f.x.shape), dtype=f.x.dtype) for _ in range(2))
+        xs[f.index], x0s[f.index] = f.x, f.x0
+        ts.append(f.t)
+    if not keep_trajectory:
+        return Trajectory(last.x[None], last.x0[None], [last.t])
+    return Trajectory(xs, x0s, ts)

@@ -1,0 +1,108 @@
+"""Plots with matplotlib (numpy in, RGB out): scatter plots, the direction field, measures against
+guidance, loss curves. matplotlib loads on the first plot, with the Agg backend (no display)."""
+from __future__ import annotations
+
+import numpy as np
+
+LIM = 1.35  # axes half-width: points live in [-1, 1], noise at t = T spreads wider
+
+
+def _subplots(figsize: tuple[float, float], ncols: int = 1):
+    import matplotlib
+    matplotlib.use("Agg")  # no display on a server; set before pyplot is first imported
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, ncols, figsize=figsize, dpi=100, squeeze=False)
+    return fig, axes[0]
+
+
+def _figure(size: float = 4.0, ncols: int = 1):
+    """ncols square panels of `size` inches."""
+    return _subplots((size * ncols, size), ncols)
+
+
+def _to_rgb(fig) -> np.ndarray:
+    import matplotlib.pyplot as plt
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return rgb
+
+
+def scatter_ax(ax, pts: np.ndarray, title: str = "", lim: float = LIM, density: bool = True) -> None:
+    """Points (n, 2), coloured by local density (a 2D histogram looked up per point)."""
+    colors = "#1f77b4"
+    if density and len(pts) > 1:
+        h, xe, ye = np.histogram2d(pts[:, 0], pts[:, 1], bins=40, range=[[-lim, lim], [-lim, lim]])
+        ix = np.clip(np.searchsorted(xe, pts[:, 0]) - 1, 0, 39)
+        iy = np.clip(np.searchsorted(ye, pts[:, 1]) - 1, 0, 39)
+        colors = h[ix, iy]
+    ax.scatter(pts[:, 0], pts[:, 1], s=4 if len(pts) > 500 else 9, c=colors, cmap="viridis", linewidths=0)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def scatter_png(pts: np.ndarray, title: str = "", size: float = 5.0) -> np.ndarray:
+    fig, (ax,) = _figure(size)
+    scatter_ax(ax, pts, title)
+    fig.tight_layout()
+    return _to_rgb(fig)
+
+
+def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", size: float = 4.5) -> np.ndarray:
+    """Points x_t with the denoiser's arrows x0_hat - x_t on a grid (see diffusion.field); `field`
+    may be None when `kinds` is empty."""
+    colors = {"unconditional": "#888888", "conditional": "#2a9d8f", "guided": "#e63946"}
+    fig, (ax,) = _figure(size)
+    scatter_ax(ax, points, title)
+    for k in kinds:
+        a = field.arrows[k]
+        ax.quiver(field.points[:, 0], field.points[:, 1], a[:, 0], a[:, 1], color=colors[k],
+                  angles="xy", scale_units="xy", scale=1, width=0.004, alpha=0.8, label=k)
+    if kinds:
+        ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+    fig.tight_layout()
+    return _to_rgb(fig)
+
+
+def metrics_png(xs: list[float], series: dict[str, list[float]], xlabel: str = "guidance scale",
+                title: str = "", size: tuple[float, float] = (6.0, 3.2)) -> np.ndarray:
+    """Two measures against one x axis (left and right y axes): the quality/diversity trade-off."""
+    fig, (ax,) = _subplots(size)
+    (n1, v1), *rest = series.items()
+    ax.plot(xs, v1, "o-", color="#1d3557", label=n1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(n1, color="#1d3557")
+    if rest:
+        n2, v2 = rest[0]
+        ax2 = ax.twinx()
+        ax2.plot(xs, v2, "s--", color="#e76f51", label=n2)
+        ax2.set_ylabel(n2, color="#e76f51")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _to_rgb(fig)
+
+
+def loss_png(loss, val_loss, title: str = "", size: tuple[float, float] = (6.0, 3.0)) -> np.ndarray:
+    """Training and held-out loss, (step, value) pairs each, on a log axis."""
+    fig, (ax,) = _subplots(size)
+    for pairs, name, style in ((loss, "training loss (running mean)", "-"), (val_loss, "held-out loss (EMA model)", "o-")):
+        if pairs:
+            s, v = zip(*pairs)
+            ax.plot(s, v, style, ms=3, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("MSE on eps")
+    if loss or val_loss:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _to_rgb(fig)

@@ -1,0 +1,1 @@
+"""Measured quality of a checkpoint: the tables of `python -m diffusion.evaluate`."""

@@ -1,0 +1,56 @@
+"""Model cards (the README.md of a checkpoint folder): what was trained, how, and how well."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+EVAL_BEGIN, EVAL_END = "<!-- evaluation:begin -->", "<!-- evaluation:end -->"
+
+LENET_TITLE = "LeNet-5 style MNIST classifier"
+
+
+def _params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def training_card(task, trainer) -> str:
+    c, h = trainer.config, trainer.history
+    loss = h["loss"][-1][1] if h["loss"] else float("nan")
+    val = h["val_loss"][-1][1] if h["val_loss"] else float("nan")
+    lines = [
+        "---", "library_name: pytorch", "license: mit",
+        "tags: [diffusion, classifier-free-guidance, ddpm, guided-diffusion-explorer]", "---", "",
+        f"# {LENET_TITLE if c.kind == 'lenet' else f'{task.world.title}: class-conditioned denoiser'}", "",
+        "Trained from scratch on a 2-core CPU by this project's own code "
+        f"(`{c.command or 'python -m diffusion.train ' + c.kind}`). Weights are the EMA weights.", "",
+        "| | |", "|---|---|",
+        f"| architecture | `{type(trainer.model).__name__}({', '.join(f'{k}={v}' for k, v in c.model.items())})` |",
+        f"| parameters | {_params(trainer.model):,} |",
+    ]
+    if c.kind != "lenet":
+        lines += [f"| labels | {', '.join(task.labels)} + `random` (the empty-set label) |",
+                  f"| noise schedule | {c.schedule}, T = {c.timesteps}, predicts eps |",
+                  f"| label dropout p_uncond | {c.p_uncond} |",
+                  f"| loss | MSE on eps{f', Min-SNR-{c.min_snr_gamma:g} weighting' if c.min_snr_gamma else ''} |"]
+    lines += [
+        f"| optimiser | AdamW, lr {c.lr}, warm-up {c.warmup} steps, cosine decay; EMA {c.ema_decay} |",
+        f"| training | {trainer.step:,} steps of batch {c.batch_size} ({h['samples_seen']:,} samples), "
+        f"{h['seconds'] / 3600:.2f} h wall clock, seed {c.seed} |",
+        f"| final loss (train, running / validation) | {loss:.4f} / {val:.4f} |", "",
+        "Loss history: `history.json`. Configuration: `config.json` (network), "
+        + ("`diffusion.json` (world, labels, schedule)." if c.kind != "lenet" else "no diffusion."), "",
+        EVAL_BEGIN, "(not evaluated yet: run `python -m diffusion.evaluate " + c.kind + " --update-card`)",
+        EVAL_END, ""]
+    return "\n".join(lines)
+
+
+def update_card(folder: str | Path, evaluation_markdown: str) -> None:
+    """Replace the evaluation section of folder/README.md (keeps the training part)."""
+    path = Path(folder) / "README.md"
+    text = path.read_text()
+    section = f"{EVAL_BEGIN}\n{evaluation_markdown.strip()}\n{EVAL_END}"
+    if EVAL_BEGIN in text:
+        text = re.sub(re.escape(EVAL_BEGIN) + ".*?" + re.escape(EVAL_END), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)

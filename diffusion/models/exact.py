@@ -1,0 +1,67 @@
+"""The exact denoiser of a finite training set: a reference that no network can beat on that set.
+
+For data x_1..x_N with labels, the forward process gives q(x_t | x0 = x_i) = N(sqrt(ab_t) x_i,
+(1 - ab_t) I), so under the empirical distribution of the class-y examples
+
+    E[x0 | x_t, y] = sum_i w_i x_i,   w = softmax_i( (sqrt(ab_t) <x_t, x_i> - ab_t ||x_i||^2 / 2) / (1 - ab_t) )
+
+(the ||x_t||^2 term is the same for every i and drops out of the softmax), and the empty-set label
+takes the sum over all N. Its eps, (x_t - sqrt(ab_t) E[x0 | x_t, y]) / sqrt(1 - ab_t), is the
+minimiser of the training loss on that set. It keeps the denoiser contract model(x_t, t, y) -> eps,
+so the same sampler runs it with guidance: what it does to FLD is what guidance does with a perfect
+model of those examples (it can only return training examples at t -> 0: it memorises).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+ROWS = 256  # rows per softmax: bounds memory at ROWS x N float64
+
+
+class ExactDenoiser(nn.Module):
+    """data (N, *shape) in [-1, 1], labels (N,) in 0..null_label-1, alphas_cumprod (T,)."""
+
+    def __init__(self, data: torch.Tensor, labels: torch.Tensor, alphas_cumprod, null_label: int):
+        super().__init__()
+        if len(data) == 0 or len(data) != len(labels):
+            raise ValueError(f"need one label per example and at least one example; got {len(data)} "
+                             f"examples and {len(labels)} labels")
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if labels.min() < 0 or labels.max() >= null_label:
+            raise ValueError(f"labels must lie in 0..{null_label - 1}; got {labels.min()}..{labels.max()}")
+        order = torch.argsort(labels, stable=True)  # each class one contiguous slice of `pool`
+        self.null_label = null_label
+        self.register_buffer("pool", data[order].reshape(len(data), -1).to(torch.float64))
+        self.register_buffer("half_sq", self.pool.pow(2).sum(1) / 2)
+        self.register_buffer("ab", torch.as_tensor(np.asarray(alphas_cumprod), dtype=torch.float64))
+        counts = torch.bincount(labels, minlength=null_label).tolist()
+        ends = np.cumsum([0, *counts]).tolist()
+        self.slices = {k: slice(ends[k], ends[k + 1]) for k in range(null_label) if counts[k]}
+        self.slices[null_label] = slice(0, len(data))
+
+    def posterior_mean(self, x: torch.Tensor, ab: torch.Tensor, label: int) -> torch.Tensor:
+        """E[x0 | x_t, y=label] for flat rows x (B, D) float64 at alpha_bar ab (B, 1)."""
+        part = self.slices[label]
+        pool, half_sq = self.pool[part], self.half_sq[part]
+        logits = (ab.sqrt() * (x @ pool.T) - ab * half_sq) / (1.0 - ab)
+        return torch.softmax(logits, dim=1) @ pool
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x_t (B, *shape), t (B,) in 0..T-1, y (B,) labels or null_label -> eps (B, *shape)."""
+        t, y = t.expand(len(x_t)), y.expand(len(x_t))
+        if t.min() < 0 or t.max() >= len(self.ab):
+            raise ValueError(f"t must lie in 0..{len(self.ab) - 1}; got {t.min()}..{t.max()}")
+        unknown = sorted(set(y.tolist()) - set(self.slices))
+        if unknown:
+            raise ValueError(f"no training examples for label(s) {unknown}; known: {sorted(self.slices)}")
+        x = x_t.reshape(len(x_t), -1).to(torch.float64)
+        ab = self.ab[t].unsqueeze(1)
+        x0 = torch.empty_like(x)
+        for label in y.unique().tolist():
+            rows = (y == label).nonzero().squeeze(1)
+            for chunk in rows.split(ROWS):
+                x0[chunk] = self.posterior_mean(x[chunk], ab[chunk], label)
+        eps = (x - ab.sqrt() * x0) / (1.0 - ab).sqrt()
+        return eps.to(x_t.dtype).reshape(x_t.shape)

@@ -1,0 +1,89 @@
+"""What is trained: a world's denoiser (`DiffusionTask`, any registered world) and the LeNet judge
+(`LenetTask`), as `Task`s for `Trainer`.
+
+A task gives the model, a deterministic batch for each step, the loss, a fixed validation batch,
+the checkpoint's DiffusionConfig and its model card. The data comes from the world.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..core.gaussian import GaussianDiffusion
+from ..hub.card import training_card
+from ..models.checkpoint import DiffusionConfig
+from ..models.lenet import LeNet
+from ..worlds import get_world
+from ..worlds.mnist_data import EpochBatches, mnist_splits
+
+LENET = "lenet"
+
+
+class DiffusionTask:
+    """Denoising loss with label dropout, on the world's training data (`config.kind` names it)."""
+
+    def __init__(self, config, data=None):
+        self.config = config
+        self.world = get_world(config.kind)
+        self.labels = list(config.labels) or list(self.world.labels)
+        self.data = data if data is not None else self.world.training_data(self.labels, config.seed)
+        self.diffusion = GaussianDiffusion.from_schedule(config.schedule, config.timesteps)
+
+    def make_model(self):
+        return self.world.make_model(len(self.labels), **self.config.model)
+
+    def batch(self, step: int, gen: torch.Generator):
+        return self.data.batch(step, gen, self.config.batch_size)
+
+    def validation_batch(self):
+        return self.data.validation_batch()
+
+    def diffusion_config(self) -> DiffusionConfig:
+        c = self.config
+        return DiffusionConfig(self.world.name, self.labels, self.world.architecture, c.schedule,
+                               c.timesteps, c.p_uncond)
+
+    def loss(self, model, batch, gen: torch.Generator, validation: bool = False) -> torch.Tensor:
+        x0, y = batch
+        p = 0.0 if validation else self.config.p_uncond
+        return self.diffusion.training_loss(model, x0, y, len(self.labels), p, gen,
+                                            self.config.min_snr_gamma)
+
+    def card(self, trainer) -> str:
+        return training_card(self, trainer)
+
+
+class LenetTask:
+    """Cross-entropy classification; validation is the held-out error, reported as a loss."""
+
+    def __init__(self, config, splits=None):
+        self.config = config
+        self.train_split, self.val_split = splits or mnist_splits(config.seed)
+        self.batches = EpochBatches(self.train_split, config.batch_size, config.seed)
+
+    def make_model(self):
+        return LeNet(**self.config.model)
+
+    def batch(self, step: int, gen: torch.Generator):
+        x, y = self.batches(step)
+        # Small random shifts (up to 2 px) make the judge robust to off-centre generated digits.
+        dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
+        return torch.roll(x, (dy, dx), (2, 3)), y
+
+    def loss(self, model, batch, gen, validation: bool = False):
+        x, y = batch
+        return F.cross_entropy(model(x), y)
+
+    def validation_batch(self):
+        return self.val_split.x, self.val_split.y
+
+    def diffusion_config(self):
+        return None
+
+    def card(self, trainer) -> str:
+        return training_card(self, trainer)
+
+
+def make_task(config, data=None):
+    """The task `config.kind` names: "lenet", or a registered world's denoiser."""
+    return LenetTask(config) if config.kind == LENET else DiffusionTask(config, data)

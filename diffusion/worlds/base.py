@@ -1,0 +1,114 @@
+"""`World`: everything the rest of the code needs to know about one kind of data, in one object.
+
+A world owns its class names, its sample shape, the one conversion between the network's tensors
+(x in [-1, 1]) and its public data format, its defaults for sampling, comparing and training,
+its model factory and training data, how its samples are drawn, and its quality measures.
+Everything else asks the registry (`diffusion.worlds.get_world`) instead of branching on a name.
+
+The defaults here suit vector data (rows of coordinates): a new world of points only gives its
+names, data and sizes; an image world overrides the conversions and the drawing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..core.metrics import spread
+from ..drawing import pictures, plots
+from ..models.checkpoint import ARCHITECTURES, CHECKPOINTS
+
+
+class TrainingData(Protocol):
+    """What the trainer draws from: a deterministic batch per step and a fixed validation batch."""
+
+    def batch(self, step: int, gen: torch.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def validation_batch(self) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work a request of this world may be: samples per run, and the defaults."""
+    max_n: int  # samples per run, everywhere (sliders, API, CLI)
+    default_n: int
+    compare_n: int  # samples per guidance scale in the comparison
+
+
+@dataclass(frozen=True)
+class World:
+    name: str
+    title: str  # the app's tab title
+    noun: str  # what the samples are called, plural: points, digits
+    labels: tuple[str, ...]  # class names in embedding-index order; "random" is added after them
+    sample_shape: tuple[int, ...]
+    architecture: str  # the denoiser class (models.checkpoint.ARCHITECTURES)
+    sizes: Sizes
+    default_label: str
+    sampling: dict = field(default_factory=lambda: dict(steps=100, sampler="ddpm"))  # the app's defaults
+    compare: dict = field(default_factory=lambda: dict(steps=100, sampler="ddpm"))  # the comparison's sampler
+    preview: dict = field(default_factory=lambda: dict(n=500, steps=25))  # live training's samples
+    train_preset: dict = field(default_factory=dict)  # TrainConfig fields of `python -m diffusion.train`
+    live: dict = field(default_factory=dict)  # the Train tab's defaults: max_seconds, steps, batch_size, size
+    examples: tuple = ()  # the app's example rows: label, guidance, steps, sampler, seed, n
+    metric_names: tuple[str, str] = ("spread", "spread")  # the comparison's two measures (keys of `measure`)
+    has_field: bool = False  # whether the app can draw the direction field (2D data)
+    checkpoint: str | None = None  # the shipped checkpoint's folder (default: checkpoints/NAME)
+
+    # -- checkpoints and models ----------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        """The shipped checkpoint's folder."""
+        return Path(self.checkpoint) if self.checkpoint else CHECKPOINTS / self.name
+
+    def make_model(self, num_classes: int, **config) -> torch.nn.Module:
+        return ARCHITECTURES[self.architecture](num_classes=num_classes, **config)
+
+    def live_model(self, size) -> dict:
+        """The model config of the Train tab's size choice (ValueError for a bad one)."""
+        return dict(size)
+
+    def training_data(self, labels: list[str], seed: int, validation: int | None = None) -> TrainingData:
+        raise NotImplementedError(f"the {self.name} world has no training data")
+
+    def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> torch.nn.Module:
+        """The exact denoiser (`models.exact.ExactDenoiser`) of n training examples per class."""
+        raise NotImplementedError(f"the {self.name} world has no exact denoiser")
+
+    # -- the one conversion ----------------------------------------------------------------------
+    def to_data(self, x: torch.Tensor) -> np.ndarray:
+        """Network samples (n, *sample_shape) -> the public data format (float32)."""
+        return x.detach().numpy().astype(np.float32, copy=True)
+
+    def from_data(self, data: np.ndarray) -> torch.Tensor:
+        """The public data format -> the network's tensors in [-1, 1]."""
+        return torch.as_tensor(np.asarray(data, np.float32)).reshape(-1, *self.sample_shape)
+
+    def display(self, data: np.ndarray) -> np.ndarray:
+        """Public data -> the form the app stores for every frame (may be smaller, e.g. uint8)."""
+        return data
+
+    # -- pictures ------------------------------------------------------------------------------
+    def panel(self, shown: np.ndarray, small: bool = False) -> np.ndarray:
+        """Stored frames (`display` form) of one step -> an RGB panel."""
+        return pictures.points_panel(shown[:, :2], 240 if small else pictures.PANEL)
+
+    def final_image(self, samples: np.ndarray, title: str = "") -> np.ndarray:
+        """The final samples (public data) as a picture for downloads and the CLI."""
+        return plots.scatter_png(samples[:, :2], title, size=4.5)
+
+    def comparison_panel(self, samples: np.ndarray, guidance: float, measured: dict) -> np.ndarray:
+        a, b = self.metric_names
+        img = pictures.points_panel(self.display(samples)[:, :2], size=220)
+        return pictures.caption(img, f"s = {guidance:g}  {a} {measured[a]:.3f}")
+
+    # -- quality -------------------------------------------------------------------------------
+    def measure(self, label: str, samples: np.ndarray) -> dict:
+        """The comparison's measures of final samples (public data) asked for `label`."""
+        return {"spread": spread(samples)}
+
+    def metric_headers(self, label: str) -> list[str]:
+        return list(self.metric_names)
