@@ -16,12 +16,12 @@ from diffusion.app.components import RawNumber
 from diffusion.app.engine import SHIPPED, Engine
 from diffusion.app.handlers import SamplingHandlers, new_seed
 from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
-from diffusion.inputs import ETA, GUIDANCE, MAX_SCALES, SAMPLER, STEPS
+from diffusion.inputs import ETA, GUIDANCE, MAX_SCALES, SAMPLER, SAMPLER_NOTES, STEPS
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
 from diffusion.worlds.labels import label_choices
 
-SAMPLER_CHOICES = [(s.upper(), s) for s in SAMPLER.choices]
+SAMPLER_CHOICES = [(s.upper().replace("UNIPC", "UniPC"), s) for s in SAMPLER.choices]
 EXPLAIN = """
 **Guidance scale s.** The network predicts the noise twice, with the label and with the empty label,
 and mixes them: `eps = eps_uncond + s * (eps_cond - eps_uncond)`. `s = 0` ignores the label,
@@ -50,6 +50,7 @@ def world_tab(name: str) -> dict:
                                                                        api_visibility="private")
             c["steps"] = gr.Slider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps")
             c["sampler"] = gr.Radio(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler")
+            c["sampler_note"] = gr.Markdown(SAMPLER_NOTES[w.sampling["sampler"]])
             c["eta"] = gr.Slider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
                                  visible=False)
             with gr.Row():
@@ -98,7 +99,8 @@ def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
     if "kinds" in c:
         c["kinds"].change(H.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
                           api_visibility="private")
-    c["sampler"].change(lambda s: gr.update(visible=s == "ddim"), c["sampler"], c["eta"], api_visibility="private")
+    c["sampler"].change(lambda s: (gr.update(visible=s == "ddim"), SAMPLER_NOTES.get(s, "")), c["sampler"],
+                        [c["eta"], c["sampler_note"]], api_visibility="private")
     c["dice"].click(new_seed, None, c["seed"], api_visibility="private")
     c["model"].focus(lambda: H.model_choices(name), None, c["model"], api_visibility="private")
     c["model"].change(lambda m: gr.update(choices=H.labels_for(name, m)), c["model"], c["label"],

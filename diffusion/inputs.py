@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field, TypeAdapter, ValidationError
 
 from .core.checks import first_line, invalid
-from .core.gaussian import SAMPLERS
+from .core.sampling import SAMPLERS
 from .worlds import World, get_world
 from .worlds.labels import label_choices, label_index
 
@@ -90,6 +90,12 @@ GUIDANCE = Param("guidance", float, 0.0, 10.0,
                  help="guidance scale s: 0 = unconditional, 1 = conditional, > 1 amplifies")
 STEPS = Param("steps", int, 1, 1000, help="sampling steps (network calls), 1..1000")
 SAMPLER = Param("sampler", str, choices=SAMPLERS, help="the reverse-process sampler")
+SAMPLER_NOTES = {  # one plain sentence each, for the app and the CLI's help
+    "ddpm": "DDPM: the ancestral sampler of the paper, fresh noise at every step; needs many steps.",
+    "ddim": "DDIM: deterministic at eta 0 (the same noise gives the same sample); fair at 25-50 steps.",
+    "dpm++2m": "DPM-Solver++(2M): a second-order ODE solver that reuses the last step's x0; good in 10-20 steps.",
+    "dpm++2m-sde": "DPM-Solver++(2M) SDE: the same with fresh noise each step, like DDPM, in a tenth of the steps.",
+    "unipc": "UniPC: a predictor-corrector that refines each step with the new x0 at no extra network call."}
 ETA = Param("eta", float, 0.0, 1.0, help="DDIM noise: 0 deterministic .. 1 (DDPM-like)")
 SEED = Param("seed", int, 0, 2 ** 32 - 1, help="random seed: the same seed gives the same samples")
 EXACT = Param("exact", int, 1, 20_000, help="training examples per class of the exact denoiser")

@@ -59,7 +59,7 @@ BAD = [("steps", 0, "steps=0 is not allowed; allowed: an integer in 1..1000"),
        ("seed", -1, "seed=-1 is not allowed; allowed: an integer in 0..4294967295"),
        ("seed", 3.7, "seed=3.7 is not allowed; allowed: an integer in 0..4294967295"),
        ("label", "circle", "label='circle' is not allowed; allowed: spiral, s_curve, moons, random"),
-       ("sampler", "euler", "sampler='euler' is not allowed; allowed: ddpm, ddim")]
+       ("sampler", "euler", "sampler='euler' is not allowed; allowed: ddpm, ddim, dpm++2m, dpm++2m-sde, unipc")]
 
 
 @pytest.mark.parametrize("field, value, message", BAD)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .checks import invalid
 from .schedules import make_betas, space_timesteps
 
-SAMPLERS = ("ddpm", "ddim")
+ONE_STEP = ("ddpm", "ddim")  # the samplers `step` takes; core.sampling.SAMPLERS has all
 
 
 def extract(table: torch.Tensor, t: int | torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -151,7 +151,7 @@ class GaussianDiffusion:
             std = var ** 0.5
             mean = torch.add(x0 * ab_prev ** 0.5, eps, alpha=max(1.0 - ab_prev - var, 0.0) ** 0.5)
         else:
-            raise invalid("sampler", sampler, ", ".join(SAMPLERS))
+            raise invalid("sampler", sampler, ", ".join(ONE_STEP))
         if i > 0 and std > 0:
             mean = mean.add_(noise, alpha=std)
         return StepOutput(mean, x0)

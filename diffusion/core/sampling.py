@@ -1,5 +1,6 @@
-"""Guided sampling: one step function (`GaussianDiffusion.step`) and one loop for every sampler,
-guidance scale and step count. The loop is a generator of frames so a UI can stream.
+"""Guided sampling: one loop for every sampler, guidance scale and step count, a generator of frames
+so a UI can stream. A step is `GaussianDiffusion.step` (DDPM, DDIM) or a multistep solver's step
+with its small state object (`core.solvers`: DPM-Solver++(2M), its SDE variant, UniPC).
 
 Frames: for k = 0..S-1, frame k holds x_t at the k-th timestep of the (respaced) chain and the
 x0 predicted from it; frame S holds the final sample (as both x and x0). S + 1 frames in all.
@@ -17,8 +18,11 @@ from typing import Iterator
 import torch
 
 from .checks import invalid
-from .gaussian import SAMPLERS, GaussianDiffusion
+from .gaussian import ONE_STEP, GaussianDiffusion
 from .guidance import GuidedDenoiser
+from .solvers import SOLVERS, MultistepSolver
+
+SAMPLERS = (*ONE_STEP, *SOLVERS)
 
 
 @dataclass
@@ -60,14 +64,25 @@ def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: t
     # generator would otherwise leave its consumer's thread in inference mode.
     with torch.inference_mode():
         denoiser = GuidedDenoiser(model, chain.model_timesteps, y, null_label, guidance)
-    for i in reversed(range(chain.num_steps)):
+    S = chain.num_steps
+    # A solver walks the chain's own table (indices S-1 .. 0), so it sees the respaced alpha_bar.
+    solver = MultistepSolver(sampler, chain.alphas_cumprod_f64, range(S - 1, -1, -1), clip) \
+        if sampler in SOLVERS else None
+    state = solver.new_state() if solver else None
+    for i in reversed(range(S)):
+        k = S - 1 - i  # frame index: the k-th step of the run
         with torch.inference_mode():
             eps = denoiser(x, i)
-            noise = torch.randn(x.shape, generator=generator) if chain.needs_noise(i, sampler, eta) else None
-            out = chain.step(eps, i, x, noise, sampler, eta, clip)
-        yield Frame(chain.num_steps - 1 - i, chain.timesteps[i], x, out.pred_x0)
-        x = out.prev_sample
-    yield Frame(chain.num_steps, -1, x, x)
+            fresh = solver.needs_noise(k) if solver else chain.needs_noise(i, sampler, eta)
+            noise = torch.randn(x.shape, generator=generator) if fresh else None
+            if solver:
+                prev, x0 = solver.step(eps, k, x, noise, state)
+            else:
+                out = chain.step(eps, i, x, noise, sampler, eta, clip)
+                prev, x0 = out.prev_sample, out.pred_x0
+        yield Frame(k, chain.timesteps[i], x, x0)
+        x = prev
+    yield Frame(S, -1, x, x)
 
 
 def sample(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core.metrics import confusion, frechet_distance, mean_pairwise_distance, precision_recall_f1
 from ..models.checkpoint import CHECKPOINTS, load_checkpoint
-from ..worlds.mnist import classify
+from ..worlds.mnist import MNIST, classify
 from ..worlds.mnist_data import load_mnist, per_class
 
 CHUNK = 250  # images per sampling call: bounds memory, keeps both cores busy
@@ -35,14 +35,14 @@ def real_floor(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     this n (FLD is biased upward at small n), drawn independently of the test set."""
     x, y = load_mnist("train")
     idx = per_class(y, n_per_class, seed)
-    return ((x[idx, 0] + 1) / 2).numpy(), y[idx].numpy()
+    return MNIST.to_data(x[idx]), y[idx].numpy()
 
 
 def report(sampler, args):
     """(rows, markdown table, note) for the CLI's arguments."""
     lenet = load_checkpoint(args.lenet or CHECKPOINTS / "lenet", "lenet").model
     test_x, test_y = load_mnist("test")
-    _, test_feats = classify(lenet, ((test_x[:, 0] + 1) / 2).numpy())
+    _, test_feats = classify(lenet, MNIST.to_data(test_x))
     n = args.n_per_class
     real, real_y = real_floor(n, args.seed)
     real_pred, real_feats = classify(lenet, real)
@@ -73,7 +73,7 @@ def evaluate_lenet(args):
     """The classifier's own test accuracy: (markdown table, note, checkpoint folder)."""
     ck = load_checkpoint(args.lenet or CHECKPOINTS / "lenet", "lenet")
     x, y = load_mnist("test")
-    pred, _ = classify(ck.model, ((x[:, 0] + 1) / 2).numpy())
+    pred, _ = classify(ck.model, MNIST.to_data(x))
     y = y.numpy()
     cm = confusion(y, pred)
     per = np.diag(cm) / cm.sum(1)
