@@ -8,6 +8,10 @@
   python -m diffusion.evaluate mnist --exact 2000 --guidance 1 2
       the same for the exact denoiser of 2000 training examples per class (same schedule, same
       sampler): what guidance does with a perfect model of those examples.
+  python -m diffusion.evaluate mnist --vs-exact 2000 --guidance 0 1 2 3
+  python -m diffusion.evaluate points --vs-exact 2000
+      the network beside the exact denoiser of N training examples per class, same seeds: FLD
+      (points: distance, coverage) of both and their ratio: how much of what we see is the network's.
   python -m diffusion.evaluate lenet
       the judge itself: its accuracy on the 10k real test digits, per digit.
 """
@@ -17,16 +21,17 @@ import json
 import sys
 from pathlib import Path
 
-from .evaluation import mnist_report, points_report
+from .evaluation import mnist_report, points_report, vs_exact
 from .guided_sampler import GuidedSampler
 from .hub.card import update_card
-from .inputs import ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Param, Parser, check_world, run
+from .inputs import ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Param, Parser, check_world, n_param, run
 from .training.tasks import LENET
 from .worlds import world_names
 from .worlds.mnist import MNIST
 from .worlds.points import POINTS
 
 REPORTS = {POINTS.name: points_report.report, MNIST.name: mnist_report.report}
+VS_EXACT = {POINTS.name: vs_exact.points_vs_exact, MNIST.name: vs_exact.mnist_vs_exact}
 N_PER_CLASS = Param("n-per-class", int, 1, 6000, help="mnist: samples per digit")
 
 
@@ -38,13 +43,15 @@ def build_parser() -> Parser:
     ap.add_param(STEPS, "100")
     ap.add_param(SAMPLER, "ddpm")
     ap.add_param(ETA, "0")
-    ap.add_argument("--n", default="1000", help="points: samples per label")
+    ap.add_argument("--n", default=None, help="points: samples per label (default: the world's, 1000)")
     ap.add_param(N_PER_CLASS, "100", flag="--n-per-class")
     ap.add_param(SEED, "0")
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder or Hub repo id")
     ap.add_argument("--lenet", default=None, help="mnist: the classifier checkpoint folder")
     ap.add_argument("--exact", default=None, metavar="N",
                     help="evaluate the exact denoiser of N training examples per class instead")
+    ap.add_argument("--vs-exact", default=None, metavar="N",
+                    help="one table: the network beside the exact denoiser of N examples per class")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     ap.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
     ap.add_argument("--histogram", default=None, help="mnist: save per-digit label histograms (PNG)")
@@ -67,14 +74,21 @@ def main(argv=None) -> int:
     args.guidance = None if args.guidance is None else [GUIDANCE.parse(g) for g in args.guidance]
     args.steps, args.sampler, args.eta = STEPS.parse(args.steps), SAMPLER.parse(args.sampler), ETA.parse(args.eta)
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
-    args.n = Param("n", int, 1, world.sizes.max_n).parse(args.n)
+    args.n = world.sizes.default_n if args.n is None else n_param(world).parse(args.n)
     sampler = GuidedSampler.load(world, args.checkpoint)
     if args.exact is not None:
         if args.update_card:
             raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")
         args.exact = EXACT.parse(args.exact)
         sampler = sampler.exact(args.exact, args.seed)
-    rows, table, note = REPORTS[world.name](sampler, args)
+    if args.vs_exact is not None:
+        if args.exact is not None or args.update_card:
+            raise ValueError("--vs-exact compares the network with the exact denoiser: use it without --exact "
+                             "and --update-card (write the table with --markdown)")
+        args.vs_exact = EXACT.parse(args.vs_exact)
+        rows, table, note = VS_EXACT[world.name](sampler, sampler.exact(args.vs_exact, args.seed), args)
+    else:
+        rows, table, note = REPORTS[world.name](sampler, args)
     print(table)
     print(note)
     if args.json:

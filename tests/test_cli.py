@@ -62,3 +62,20 @@ def test_evaluate_points_prints_the_table(tmp_path, capsys):
     rows = json.loads((tmp_path / "e.json").read_text())
     assert {r["label"] for r in rows} == {"spiral", "s_curve", "moons", "random"}
     assert all(r["distance"] < 0.2 for r in rows if r["label"] != "random")
+
+
+def test_vs_exact_tables_put_the_network_beside_the_perfect_model(tmp_path, capsys):
+    assert run(evaluate.main, ["points", "--vs-exact", "100", "--n", "100", "--steps", "10", "--guidance", "1",
+                               "--json", str(tmp_path / "p.json")]) == 0
+    import json
+    rows = json.loads((tmp_path / "p.json").read_text())
+    curves = [r for r in rows if r["label"] != "random"]
+    assert len(curves) == 3 and all(r["exact_distance"] < 0.01 for r in curves)  # the exact model's samples are on it
+    assert all(r["coverage_ratio"] == r["net_coverage"] / r["exact_coverage"] for r in curves)
+    assert run(evaluate.main, ["mnist", "--vs-exact", "20", "--n-per-class", "3", "--steps", "5",
+                               "--sampler", "ddim", "--guidance", "0", "2", "--json", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| guidance | network FLD | exact FLD | ratio |" in out and "real test" in out
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert [r["guidance"] for r in m] == [0.0, 2.0] and all(r["ratio"] > 0 for r in m)
+    assert m[1]["exact_accuracy"] >= 0.9  # a perfect model of 20 digits per class draws the asked digit
