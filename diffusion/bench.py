@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from .app.compare import DEFAULT_GUIDANCES, compare
 from .app.engine import Engine
 from .app.handlers import SamplingHandlers
 from .guided_sampler import GuidedSampler
@@ -104,18 +105,33 @@ def naive_sample(model, diffusion, y: torch.Tensor, null_label: int, guidance: f
 
 
 def first_frame_seconds(repeats: int) -> float:
-    """From the app's Generate handler being called (16 digits of one label, guidance 2, 100 DDPM
-    steps, a new seed each time so that the cache cannot answer) to its first streamed frame,
-    rendered as the image the browser receives."""
+    """From the app's Generate handler being called (its default MNIST run: 16 digits of one label,
+    guidance 2, the default sampler and steps, a new seed each time so that the cache cannot
+    answer) to its first streamed frame, rendered as the image the browser receives."""
     handlers = SamplingHandlers(Engine())
     handlers.engine.models.get(MNIST)  # the app loads models once, before its first visitor
     seeds = iter(range(10_000, 10_000 + repeats + 1))
 
     def first():
-        stream = handlers.generate(MNIST.name, "shipped", "3", 2.0, 100, "ddpm", 0.0, next(seeds), 16)
+        d = MNIST.sampling
+        stream = handlers.generate(MNIST.name, "shipped", MNIST.default_label, 2.0, d["steps"], d["sampler"], 0.0,
+                                   next(seeds), MNIST.sizes.default_n)
         next(stream)
         stream.close()
     return best_time(first, repeats)
+
+
+def compare_seconds(repeats: int) -> dict:
+    """The comparison tab's default MNIST run, uncached (a fresh seed each time): its sampler, and
+    the same scales with 25 DDPM steps."""
+    engine = Engine()
+    engine.models.get(MNIST)
+    seeds = iter(range(20_000, 20_000 + 4 * repeats + 4))
+
+    def run(**kw):
+        return lambda: compare(engine, MNIST, MNIST.default_label, next(seeds), DEFAULT_GUIDANCES, **kw)
+    return {"compare_mnist_default_s": best_time(run(), repeats),
+            "compare_mnist_ddpm25_s": best_time(run(steps=25, sampler="ddpm"), repeats)}
 
 
 def train_rates(threads: int, steps: int = 20) -> dict:
@@ -174,6 +190,12 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     naive_final, fast_final = torch.from_numpy(out["naive"][0][-1]), out["fast"].samples
     r["fast_vs_naive_max_abs_diff"] = float((fast_final - naive_final).abs().max())
     r["mnist_10x20_ddim_cfg_s"] = best_time(lambda: mnist.sample(DIGITS, 2.0, 20, "ddim", 0.0, 10, 0), repeats)
+    r["mnist_10x10_dpm_cfg_s"] = best_time(lambda: mnist.sample(DIGITS, 2.0, 10, "dpm++2m", 0.0, 10, 0), repeats)
+    d = MNIST.sampling  # the app's default run: 16 digits of its default label, its sampler and steps
+    r["mnist_default_run"] = f"{MNIST.sizes.default_n} digits, {d['steps']} {d['sampler']} steps, guidance 2"
+    r["mnist_default_run_s"] = best_time(lambda: mnist.sample(MNIST.default_label, 2.0, d["steps"], d["sampler"],
+                                                              0.0, MNIST.sizes.default_n, 0), repeats)
+    r.update(compare_seconds(max(1, repeats // 2)))
     r["time_to_first_frame_s"] = first_frame_seconds(max(repeats, 5))
 
     # Points: 1000 points, guidance 2 (2000 rows a step), 100 DDPM steps, all frames kept.
@@ -184,6 +206,8 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     r["points_1000x100_cfg_gflop"] = r["points_kflop_per_row"] * 2000 * 100 / 1e6
     r["points_1000x100_cfg_s"] = best_time(
         lambda: points.sample("spiral", 2.0, 100, "ddpm", 0.0, 1000, 0), max(repeats, 5))
+    r["points_1000x10_dpm_cfg_s"] = best_time(
+        lambda: points.sample("spiral", 2.0, 10, "dpm++2m", 0.0, 1000, 0), max(repeats, 5))
 
     r.update(train_rates(threads))
     r["mnist_flop_limit_s"] = r["mnist_10x100_cfg_gflop"] / r["matmul_gflops"]
@@ -206,11 +230,18 @@ def rows(r: dict) -> list[tuple[str, str, str, str]]:
         ("  fast vs naive final digits, max abs difference (float32)", f"{r['fast_vs_naive_max_abs_diff']:.1e}", "", ""),
         ("  speed-up over the naive loop", f"{r['mnist_speedup_vs_naive']:.2f}x", ">= 3x", ok(r["mnist_speedup_vs_naive"] >= 3)),
         ("MNIST 10 digits x 20 DDIM steps, guidance 2", f"{r['mnist_10x20_ddim_cfg_s']:.3f} s", "", ""),
+        ("MNIST 10 digits x 10 DPM-Solver++(2M) steps, guidance 2", f"{r['mnist_10x10_dpm_cfg_s']:.3f} s",
+         ">= 8x faster than 100 DDPM", ok(r["mnist_10x100_cfg_s"] >= 8 * r["mnist_10x10_dpm_cfg_s"])),
+        (f"MNIST the app's default run ({r['mnist_default_run']})", f"{r['mnist_default_run_s']:.3f} s", "<= 3 s",
+         ok(r["mnist_default_run_s"] <= 3)),
+        ("comparison tab, default MNIST run (uncached)", f"{r['compare_mnist_default_s']:.2f} s", "", ""),
+        ("  the same with 25 DDPM steps", f"{r['compare_mnist_ddpm25_s']:.2f} s", "", ""),
         ("MNIST time to first frame (the app's Generate handler)", f"{r['time_to_first_frame_s'] * 1e3:.1f} ms", "<= 100 ms",
          ok(r["time_to_first_frame_s"] <= 0.1)),
         ("points 1000 x 100 DDPM steps, guidance 2", f"{r['points_1000x100_cfg_s'] * 1e3:.1f} ms", "<= 50 ms",
          ok(r["points_1000x100_cfg_s"] <= 0.05)),
         ("  its work / its FLOP limit", f"{r['points_1000x100_cfg_gflop']:.2f} GFLOP / {r['points_flop_limit_s'] * 1e3:.1f} ms", "", ""),
+        ("points 1000 x 10 DPM-Solver++(2M) steps, guidance 2", f"{r['points_1000x10_dpm_cfg_s'] * 1e3:.1f} ms", "", ""),
         ("training: points steps/s (batch 512)", f"{r['train_points_steps_per_s']:.1f}", "", ""),
         ("training: MNIST images/s", f"{r['train_mnist_images_per_s']:.0f}", "", ""),
         ("peak RSS", f"{r['peak_rss_mb']:.0f} MB", "", ""),

@@ -35,11 +35,13 @@ class Comparison:
         return ["guidance", *self.world.metric_headers(self.label)]
 
 
-def compare(engine: Engine, world, label, seed, guidances, model: str = "shipped") -> Comparison:
+def compare(engine: Engine, world, label, seed, guidances, model: str = "shipped",
+            steps: int | None = None, sampler: str | None = None) -> Comparison:
+    """Each scale's run with the world's comparison sampler (or the given steps and sampler)."""
     world = get_world(world)
     scales = check_guidances(guidances)
-    cfg = world.compare
-    reqs = [engine.request(world, model, label, g, cfg["steps"], cfg["sampler"], 0.0, seed, world.sizes.compare_n)
+    steps, sampler = steps or world.compare["steps"], sampler or world.compare["sampler"]
+    reqs = [engine.request(world, model, label, g, steps, sampler, 0.0, seed, world.sizes.compare_n)
             for g in scales]
     results = [engine.run(r) for r in reqs]
     metrics = [world.measure(reqs[0].label, r.samples) for r in results]
