@@ -156,9 +156,12 @@ class RandomDigits:
     def __init__(self, n: int):
         gen = torch.Generator().manual_seed(0)
         self.split = Split(torch.rand((n, 1, 28, 28), generator=gen) * 2 - 1, torch.arange(n) % 10)
+        self._batches: EpochBatches | None = None
 
     def batch(self, step, gen, batch_size):
-        return EpochBatches(self.split, batch_size, 0)(step)
+        if self._batches is None:  # one epoch permutation per epoch, not one per timed step
+            self._batches = EpochBatches(self.split, batch_size, 0)
+        return self._batches(step)
 
     def validation_batch(self):
         return self.split.x, self.split.y

@@ -86,7 +86,6 @@ def test_time_budget_ends_the_job(tmp_path, monkeypatch):
     spec = tiny(steps=100_000, max_seconds=10).validate()
     # 10 s is the smallest budget a user may ask for; the test asks for 1.5 s behind its back.
     spec = dataclasses.replace(spec, max_seconds=1.5)
-    job = JobManager(root=tmp_path, threads=1)
     job = live.Job(1, spec, tmp_path / "ck", threads=1, active=live._Counter()).start()
     snap = job.wait(30)
     assert snap.state == "done" and snap.step < 100_000 and 1.5 <= snap.elapsed < 10
