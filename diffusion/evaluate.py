@@ -12,6 +12,13 @@
   python -m diffusion.evaluate points --vs-exact 2000
       the network beside the exact denoiser of N training examples per class, same seeds: FLD
       (points: distance, coverage) of both and their ratio: how much of what we see is the network's.
+  python -m diffusion.evaluate mnist --samplers ddpm ddim dpm++2m dpm++2m-sde unipc --guidance 1 2
+      quality per network call: each sampler at 5, 10, 20, 50, 100 steps (--calls) beside DDIM
+      with 500 steps (the converged deterministic sampler); --plot FILE draws it.
+  python -m diffusion.evaluate mnist|points --grids
+      the card's pictures (guidance 0, 1, 2, 3 from the same seeds; MNIST: 100 random digits too),
+      written into the checkpoint folder and linked from its card.
+  Add --update-card to put a table (or the pictures) into the checkpoint's model card.
   python -m diffusion.evaluate lenet
       the judge itself: its accuracy on the 10k real test digits, per digit.
 """
@@ -21,7 +28,8 @@ import json
 import sys
 from pathlib import Path
 
-from .evaluation import mnist_report, points_report, vs_exact
+from .drawing.pictures import save_png
+from .evaluation import grids, mnist_report, points_report, samplers_report, vs_exact
 from .guided_sampler import GuidedSampler
 from .hub.card import update_card
 from .inputs import ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Param, Parser, check_world, n_param, run
@@ -32,6 +40,8 @@ from .worlds.points import POINTS
 
 REPORTS = {POINTS.name: points_report.report, MNIST.name: mnist_report.report}
 VS_EXACT = {POINTS.name: vs_exact.points_vs_exact, MNIST.name: vs_exact.mnist_vs_exact}
+GRIDS = {POINTS.name: grids.points_grids, MNIST.name: grids.mnist_grids}
+JUDGES = {POINTS.name: samplers_report.CurveJudge, MNIST.name: samplers_report.DigitJudge}
 N_PER_CLASS = Param("n-per-class", int, 1, 6000, help="mnist: samples per digit")
 
 
@@ -55,6 +65,13 @@ def build_parser() -> Parser:
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     ap.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
     ap.add_argument("--histogram", default=None, help="mnist: save per-digit label histograms (PNG)")
+    ap.add_argument("--samplers", nargs="+", default=None, metavar="SAMPLER",
+                    help=f"quality per network call of these samplers ({', '.join(SAMPLER.choices)})")
+    ap.add_argument("--calls", nargs="+", default=None, metavar="STEPS",
+                    help="with --samplers: the step counts (default: 5 10 20 50 100)")
+    ap.add_argument("--plot", default=None, help="with --samplers: also save the plot to this PNG file")
+    ap.add_argument("--grids", action="store_true",
+                    help="draw the card's sample pictures into the checkpoint folder and link them from its card")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
     return ap
 
@@ -81,12 +98,37 @@ def main(argv=None) -> int:
             raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")
         args.exact = EXACT.parse(args.exact)
         sampler = sampler.exact(args.exact, args.seed)
-    if args.vs_exact is not None:
-        if args.exact is not None or args.update_card:
-            raise ValueError("--vs-exact compares the network with the exact denoiser: use it without --exact "
-                             "and --update-card (write the table with --markdown)")
+    cmd = "python -m diffusion.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.grids:
+        if args.exact is not None or args.vs_exact is not None:
+            raise ValueError("--grids draws the checkpoint's own samples: use it without --exact and --vs-exact")
+        pictures = GRIDS[world.name](sampler, Path(sampler.checkpoint.path), args.steps, args.sampler, args.seed,
+                                     args.n)
+        update_card(sampler.checkpoint.path, grids.card_markdown(pictures, args.steps, args.sampler, args.seed),
+                    "grids")
+        print("\n".join(f"{sampler.checkpoint.path}/{name}: {text}" for name, text in pictures))
+        return 0
+    section = "evaluation"
+    if args.samplers is not None:
+        if args.vs_exact is not None:
+            raise ValueError("--samplers and --vs-exact are two tables: run them one at a time")
+        args.samplers = list(dict.fromkeys(SAMPLER.parse(v) for v in args.samplers))
+        args.calls = [STEPS.parse(v) for v in args.calls or samplers_report.CALLS]
+        judge = JUDGES[world.name](args)
+        rows, table, note = samplers_report.samplers_report(sampler, judge, args)
+        picture = samplers_report.samplers_plot(rows, judge.names)
+        if args.plot:
+            save_png(picture, args.plot)
+        if args.update_card:
+            save_png(picture, str(sampler.checkpoint.path / "samplers.png"))
+            note += "\n\n![quality per network call](samplers.png)"
+        section = "samplers"
+    elif args.vs_exact is not None:
+        if args.exact is not None:
+            raise ValueError("--vs-exact compares the network with the exact denoiser: use it without --exact")
         args.vs_exact = EXACT.parse(args.vs_exact)
         rows, table, note = VS_EXACT[world.name](sampler, sampler.exact(args.vs_exact, args.seed), args)
+        section = "vs-exact"
     else:
         rows, table, note = REPORTS[world.name](sampler, args)
     print(table)
@@ -96,8 +138,9 @@ def main(argv=None) -> int:
     if args.markdown:
         Path(args.markdown).write_text(table + "\n\n" + note + "\n")
     if args.update_card:
-        cmd = "python -m diffusion.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
-        update_card(sampler.checkpoint.path, f"## Evaluation\n\n`{cmd}`\n\n{table}\n\n{note}")
+        title = {"vs-exact": "The network beside the exact denoiser",
+                 "samplers": "Quality per network call"}.get(section, "Evaluation")
+        update_card(sampler.checkpoint.path, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}", section)
     return 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT
 from diffusion import evaluate, sample
 from diffusion.inputs import run
+from diffusion.models.checkpoint import CHECKPOINTS
 
 
 def test_sample_points_npy(tmp_path):
@@ -79,3 +80,48 @@ def test_vs_exact_tables_put_the_network_beside_the_perfect_model(tmp_path, caps
     m = json.loads((tmp_path / "m.json").read_text())
     assert [r["guidance"] for r in m] == [0.0, 2.0] and all(r["ratio"] > 0 for r in m)
     assert m[1]["exact_accuracy"] >= 0.9  # a perfect model of 20 digits per class draws the asked digit
+
+
+def test_grids_and_tables_land_in_their_own_card_sections(tmp_path, capsys):
+    """--grids draws the pictures beside the weights and links them; --update-card on --vs-exact
+    writes its own section, before the pictures, and leaves the other sections alone."""
+    import shutil
+
+    from PIL import Image
+    folder = tmp_path / "points"
+    shutil.copytree(CHECKPOINTS / "points", folder)
+    before = (folder / "README.md").read_text()
+    trained = before[:before.index("<!-- evaluation:begin -->")]
+    assert run(evaluate.main, ["points", "--checkpoint", str(folder), "--grids", "--steps", "4", "--n", "40"]) == 0
+    picture = Image.open(folder / "grid_guidance.png")
+    assert picture.width >= 4 * 240 and picture.height >= 4 * 240  # 4 guidance columns x 4 label rows
+    assert run(evaluate.main, ["points", "--checkpoint", str(folder), "--vs-exact", "50", "--n", "40", "--steps", "4",
+                               "--guidance", "1", "--update-card"]) == 0
+    card = (folder / "README.md").read_text()
+    assert card.startswith(trained)  # the training part is kept
+    order = [card.index(f"<!-- {s}:begin -->") for s in ("evaluation", "vs-exact", "grids")]
+    assert order == sorted(order)
+    assert "![" in card and "(grid_guidance.png)" in card and "| guidance | label | distance (network / exact)" in card
+    # once more: the sections are replaced, not appended
+    assert run(evaluate.main, ["points", "--checkpoint", str(folder), "--grids", "--steps", "4", "--n", "40"]) == 0
+    assert (folder / "README.md").read_text().count("<!-- grids:begin -->") == 1
+
+
+def test_samplers_table_puts_each_sampler_beside_the_converged_one(tmp_path, capsys, monkeypatch):
+    """--samplers: one row per (guidance, sampler, steps) plus the converged DDIM row, ratios to it."""
+    from diffusion.evaluation import samplers_report
+    monkeypatch.setattr(samplers_report, "CONVERGED", ("ddim", 12))  # the 500-step reference, cheaper
+    assert run(evaluate.main, ["points", "--samplers", "ddim", "dpm++2m", "--calls", "3", "6", "--n", "60",
+                               "--guidance", "1", "--json", str(tmp_path / "s.json"),
+                               "--plot", str(tmp_path / "s.png")]) == 0
+    import json
+
+    from PIL import Image
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert [(r["sampler"], r["steps"]) for r in rows] == [("ddim", 3), ("ddim", 6), ("dpm++2m", 3), ("dpm++2m", 6),
+                                                          ("ddim", 12)]
+    ref = rows[-1]
+    assert ref["distance_ratio"] == 1.0 and all(r["coverage_ratio"] == r["coverage"] / ref["coverage"] for r in rows)
+    picture = Image.open(tmp_path / "s.png")
+    assert picture.width == 2 * picture.height  # two square panels: distance and coverage
+    assert "| guidance | sampler | network calls | distance |" in capsys.readouterr().out

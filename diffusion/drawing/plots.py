@@ -106,3 +106,31 @@ def loss_png(loss, val_loss, title: str = "", size: tuple[float, float] = (6.0, 
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _to_rgb(fig)
+
+
+def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, int],
+              size: float = 3.4) -> np.ndarray:
+    """Quality per network call: one panel per (guidance, measure), the measure against steps on a
+    log axis, one line per sampler; the converged sampler (`converged` = (sampler, steps)) as a
+    dashed line. rows: dicts with guidance, sampler, steps and each measure."""
+    guidances = sorted({r["guidance"] for r in rows})
+    fig, axes = _subplots((size * len(guidances) * len(names), size), len(guidances) * len(names))
+    k = 0
+    for g in guidances:
+        mine = [r for r in rows if r["guidance"] == g]
+        ref = next(r for r in mine if (r["sampler"], r["steps"]) == converged)
+        for name in names:
+            ax = axes[k]
+            k += 1
+            for method in dict.fromkeys(r["sampler"] for r in mine):
+                pts = sorted((r["steps"], r[name]) for r in mine if r["sampler"] == method and r is not ref)
+                if pts:
+                    ax.plot(*zip(*pts), "o-", ms=3, label=method)
+            ax.axhline(ref[name], ls="--", color="gray", label=f"{converged[0]}-{converged[1]}")
+            ax.set_xscale("log")
+            ax.set_xlabel("network calls (steps)")
+            ax.set_title(f"{name}, guidance {g:g}", fontsize=10)
+            ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _to_rgb(fig)

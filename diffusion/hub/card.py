@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 
 EVAL_BEGIN, EVAL_END = "<!-- evaluation:begin -->", "<!-- evaluation:end -->"
+# The card's measured parts, in this order: each is rewritten by the command that measures it.
+SECTIONS = ("evaluation", "vs-exact", "samplers", "grids")
 
 LENET_TITLE = "LeNet-5 style MNIST classifier"
 
@@ -44,13 +46,26 @@ def training_card(task, trainer) -> str:
     return "\n".join(lines)
 
 
-def update_card(folder: str | Path, evaluation_markdown: str) -> None:
-    """Replace the evaluation section of folder/README.md (keeps the training part)."""
+def _markers(section: str) -> tuple[str, str]:
+    return f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+
+
+def update_card(folder: str | Path, markdown: str, section: str = "evaluation") -> None:
+    """Replace one measured section of folder/README.md (keeps the training part and the other
+    sections); a new section goes after the sections that come before it in SECTIONS."""
+    if section not in SECTIONS:
+        raise ValueError(f"section={section!r} is not allowed; allowed: {', '.join(SECTIONS)}")
     path = Path(folder) / "README.md"
     text = path.read_text()
-    section = f"{EVAL_BEGIN}\n{evaluation_markdown.strip()}\n{EVAL_END}"
-    if EVAL_BEGIN in text:
-        text = re.sub(re.escape(EVAL_BEGIN) + ".*?" + re.escape(EVAL_END), lambda _: section, text, flags=re.S)
+    begin, end = _markers(section)
+    block = f"{begin}\n{markdown.strip()}\n{end}"
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
-        text = text.rstrip() + "\n\n" + section + "\n"
+        later = [m for m in (_markers(s)[0] for s in SECTIONS[SECTIONS.index(section) + 1:]) if m in text]
+        if later:
+            at = min(text.index(m) for m in later)
+            text = text[:at] + block + "\n\n" + text[at:]
+        else:
+            text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
