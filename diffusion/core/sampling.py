@@ -19,7 +19,7 @@ import torch
 
 from .checks import invalid
 from .gaussian import ONE_STEP, GaussianDiffusion
-from .guidance import GuidedDenoiser
+from .guidance import Guider, GuidedDenoiser
 from .solvers import SOLVERS, MultistepSolver
 
 SAMPLERS = (*ONE_STEP, *SOLVERS)
@@ -47,10 +47,12 @@ class Trajectory:
 def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: tuple[int, ...],
                   null_label: int, guidance: float = 1.0, steps: int | None = None,
                   sampler: str = "ddpm", eta: float = 0.0, clip: bool = True,
-                  generator: torch.Generator | None = None, x_T: torch.Tensor | None = None
-                  ) -> Iterator[Frame]:
+                  generator: torch.Generator | None = None, x_T: torch.Tensor | None = None,
+                  method: str | Guider = "cfg") -> Iterator[Frame]:
     """Run the reverse process from x_T ~ N(0, I) (or the given x_T) for the labels y (B,),
     yielding S + 1 frames. `shape` is one sample's shape, e.g. (2,) or (1, 28, 28).
+    `method` is the guidance method at scale `guidance`: a name of `guidance.METHODS` (its default
+    parameters) or a guider from `guidance.make_guider` (its parameters, weak model, classifier).
     The public ranges of these arguments are `diffusion.inputs`' job; this checks only what the
     math needs (steps in 1..T, a known sampler, a generator)."""
     steps = diffusion.num_steps if steps is None else steps
@@ -63,7 +65,8 @@ def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: t
     # Inference mode is entered per step, never held across a yield: a suspended (or abandoned)
     # generator would otherwise leave its consumer's thread in inference mode.
     with torch.inference_mode():
-        denoiser = GuidedDenoiser(model, chain.model_timesteps, y, null_label, guidance)
+        denoiser = GuidedDenoiser(model, chain.model_timesteps, y, null_label, guidance, method,
+                                  chain.alphas_cumprod_f64)
     S = chain.num_steps
     # A solver walks the chain's own table (indices S-1 .. 0), so it sees the respaced alpha_bar.
     solver = MultistepSolver(sampler, chain.alphas_cumprod_f64, range(S - 1, -1, -1), clip) \

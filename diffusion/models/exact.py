@@ -10,6 +10,7 @@ takes the sum over all N. Its eps, (x_t - sqrt(ab_t) E[x0 | x_t, y]) / sqrt(1 - 
 minimiser of the training loss on that set. It keeps the denoiser contract model(x_t, t, y) -> eps,
 so the same sampler runs it with guidance: what it does to FLD is what guidance does with a perfect
 model of those examples (it can only return training examples at t -> 0: it memorises).
+`ExactClassifier` is the noise-aware classifier p(y | x_t) of the same pool, for classifier guidance.
 """
 from __future__ import annotations
 
@@ -65,3 +66,31 @@ class ExactDenoiser(nn.Module):
                 x0[chunk] = self.posterior_mean(x[chunk], ab[chunk], label)
         eps = (x - ab.sqrt() * x0) / (1.0 - ab).sqrt()
         return eps.to(x_t.dtype).reshape(x_t.shape)
+
+
+class ExactClassifier(nn.Module):
+    """The exact noise-aware classifier of an `ExactDenoiser`'s pool: p(y | x_t) by Bayes over the
+    Gaussian mixture that the forward process makes of the pool,
+
+        p(x_t | y) = (1 / N_y) sum_{i in y} N(x_t; sqrt(ab_t) x_i, (1 - ab_t) I),   p(y) = N_y / N,
+
+    so p(y | x_t) = softmax_y( logsumexp_{i in y} l_i ) with the denoiser's per-example logits
+    l_i = (sqrt(ab_t) <x_t, x_i> - ab_t ||x_i||^2 / 2) / (1 - ab_t) (the terms common to every i
+    cancel). classifier(x_t, t) -> logits (B, C) float64 over the real classes 0..C-1
+    (C = null_label; a class without examples gets -inf); differentiable in x_t, for classifier
+    guidance (`diffusion.core.guiders_models.ClassifierGuidance`)."""
+
+    def __init__(self, exact: ExactDenoiser):
+        super().__init__()
+        self.exact = exact  # shares its pool, tables and class slices
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ex = self.exact
+        t = t.expand(len(x_t))
+        x = x_t.reshape(len(x_t), -1).to(torch.float64)
+        ab = ex.ab[t].unsqueeze(1)
+        logits = (ab.sqrt() * (x @ ex.pool.T) - ab * ex.half_sq) / (1.0 - ab)  # (B, N)
+        none = torch.full((len(x),), float("-inf"), dtype=torch.float64)
+        cols = [torch.logsumexp(logits[:, ex.slices[k]], dim=1) if k in ex.slices else none
+                for k in range(ex.null_label)]
+        return torch.stack(cols, dim=1)
