@@ -1,5 +1,5 @@
 """In a real browser: Playwright drives Debian's Chromium (Playwright cannot download its own here).
-Load the page, generate in the MNIST tab, move the step scrubber, take a screenshot, compare three
+Load the page, generate in the MNIST tab (its default sampler and steps), move the step scrubber, take a screenshot, compare three
 guidance scales, switch tabs.
 
 The screenshot goes to the test's temp folder; with UPDATE_SCREENSHOT=1 it also replaces
@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from diffusion.worlds.mnist import MNIST
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,7 +42,7 @@ def test_generate_scrub_and_switch_tabs(app_url, tmp_path):
 
         before = src(page, "#frame-mnist")
         box = page.locator("#scrub-mnist input[type=number]")
-        box.fill("60")
+        box.fill(str(MNIST.sampling["steps"] // 2))  # mid-run of the default sampler's run
         box.press("Enter")
         page.wait_for_function(
             "b => { const i = document.querySelector('#frame-mnist img'); return i && i.src !== b; }",
