@@ -264,9 +264,10 @@ class Parser(argparse.ArgumentParser):
         self.add_argument(flag or f"--{param.name}", default=default, help=kwargs.pop("help", param.help)
                           + f" ({param.allowed()}; default {default})", **kwargs)
 
-    def add_method_params(self) -> None:
+    def add_method_params(self, with_method: bool = True) -> None:
         """--method and one flag per method parameter (--phi, --apg-eta, ...), read as text."""
-        self.add_param(METHOD, "cfg")
+        if with_method:
+            self.add_param(METHOD, "cfg")
         group = self.add_argument_group("guidance method parameters (each only with its method)")
         for public, (method, core, p) in PUBLIC_PARAMS.items():
             group.add_argument(f"--{public.replace('_', '-')}", default=None, dest=public, metavar="V",
