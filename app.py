@@ -7,16 +7,18 @@ starts, in a background warm-up). One tab per registered world (`diffusion.world
 """
 from __future__ import annotations
 
+import inspect
 import threading
 
 import gradio as gr
 
 from diffusion.app.compare import DEFAULT_GUIDANCES
-from diffusion.app.components import RawNumber
-from diffusion.app.engine import SHIPPED, Engine
-from diffusion.app.handlers import SamplingHandlers, new_seed
+from diffusion.app.components import METHOD_NOTES, RawNumber, method_controls, param_component
+from diffusion.app.engine import EXACT, SHIPPED, Engine
+from diffusion.app.handlers import DENOISERS, NETWORK, SAME_ON_EXACT, SamplingHandlers, new_seed
 from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
-from diffusion.inputs import ETA, GUIDANCE, MAX_SCALES, SAMPLER, SAMPLER_NOTES, STEPS
+from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, STEPS,
+                              param_default)
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
 from diffusion.worlds.labels import label_choices
@@ -32,7 +34,20 @@ typical and less varied, and very large scales overshoot.
 `x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`: blurry early, sharp late. The right panel shows it.
 
 **"random"** is the empty-set label: the unconditional model, which should draw every class.
+
+**Guidance method.** CFG is where guidance started; the other methods change how the two predictions
+are mixed (rescale, interval, APG, CFG-Zero*) or what the label's prediction is compared with
+(autoguidance: a weaker model; classifier guidance: a classifier's gradient). **Exact reference**
+swaps the network for the exact denoiser of a small pool of training examples: a perfect model of
+them, to see what each method does when the model makes no error.
 """
+# public name -> (method, core name, Param, default): the guidance methods' parameters
+METHOD_PARAMS_UI = {k: (*PUBLIC_PARAMS[k], param_default(k)) for k in PUBLIC_PARAMS}
+
+
+def method_note(method, denoiser) -> str:
+    note = METHOD_NOTES.get(method, "")
+    return note + (" " + SAME_ON_EXACT if method == "classifier" and denoiser == EXACT else "")
 
 
 def world_tab(name: str) -> dict:
@@ -42,12 +57,16 @@ def world_tab(name: str) -> dict:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             c["model"] = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
+            c["denoiser"] = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser",
+                                     info=f"exact reference: the exact denoiser of {w.exact_pool} training "
+                                          "examples per class (a perfect model of them)")
             c["label"] = gr.Dropdown(label_choices(w.labels), value=w.default_label, label="class label")
             c["guidance"] = gr.Slider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
             with gr.Row():
                 for g in (0, 0.5, 1, 2, 3, 5, 7.5, 10):
                     gr.Button(f"{g:g}", size="sm", min_width=36).click(lambda g=g: g, None, c["guidance"],
                                                                        api_visibility="private")
+            c["method"], c["method_note"], c["groups"], c["params"] = method_controls(METHOD.choices, METHOD_PARAMS_UI)
             c["steps"] = gr.Slider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps")
             c["sampler"] = gr.Radio(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler")
             c["sampler_note"] = gr.Markdown(SAMPLER_NOTES[w.sampling["sampler"]])
@@ -82,11 +101,12 @@ def world_tab(name: str) -> dict:
 
 
 def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
-    inputs = [c["model"], c["label"], c["guidance"], c["steps"], c["sampler"], c["eta"], c["seed"], c["n"]]
+    inputs = [c["model"], c["label"], c["guidance"], c["steps"], c["sampler"], c["eta"], c["seed"], c["n"],
+              c["method"], c["denoiser"], *c["params"]]
     outputs = [c["frame"], c["final"], c["scrub"], c["video"], c["files"], c["state"], c["status"]]
 
-    def generate(model, label, guidance, steps, sampler, eta, seed, n):
-        yield from H.generate(name, model, label, guidance, steps, sampler, eta, seed, n)
+    def generate(model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values):
+        yield from H.generate(name, model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values)
 
     done = c["go"].click(generate, inputs, outputs, concurrency_limit=2, concurrency_id="sampling",
                          api_visibility="undocumented", api_name=f"generate_{name}")
@@ -102,37 +122,53 @@ def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
     c["sampler"].change(lambda s: (gr.update(visible=s == "ddim"), SAMPLER_NOTES.get(s, "")), c["sampler"],
                         [c["eta"], c["sampler_note"]], api_visibility="private")
     c["dice"].click(new_seed, None, c["seed"], api_visibility="private")
+    groups = list(c["groups"].items())
+    for src in (c["method"], c["denoiser"]):  # only the chosen method's parameters are shown
+        src.change(lambda m, d: [method_note(m, d)] + [gr.update(visible=k == m) for k, _ in groups],
+                   [c["method"], c["denoiser"]], [c["method_note"]] + [g for _, g in groups], api_visibility="private")
     c["model"].focus(lambda: H.model_choices(name), None, c["model"], api_visibility="private")
     c["model"].change(lambda m: gr.update(choices=H.labels_for(name, m)), c["model"], c["label"],
                       api_visibility="private")
 
 
 def compare_tab(H: SamplingHandlers) -> None:
-    gr.Markdown("Same label, same seed, same initial noise: only the guidance scale changes. "
-                "2D: distance to the pattern (lower is better) and spread; MNIST: LeNet accuracy and "
-                "diversity (mean pairwise pixel distance). Larger s trades diversity for fidelity.")
+    gr.Markdown("Same label, same seed, same initial noise: only the guidance method (rows) and the guidance "
+                "scale (columns) change. 2D: distance to the pattern and coverage of it (lower is better for "
+                "both) and spread; MNIST: LeNet accuracy, diversity (mean pairwise pixel distance) and FLD "
+                "against real digits of the class. Each picture appears as soon as it is done.")
     first = get_world(world_names()[-1])
     with gr.Row():
         world = gr.Radio(world_names(), value=first.name, label="world")
         model = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
+        denoiser = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser")
         label = gr.Dropdown(label_choices(first.labels), value=first.default_label, label="class label")
         seed = gr.Number(0, precision=0, label="seed", minimum=0)
+    with gr.Row():
+        methods = gr.CheckboxGroup(list(METHOD.choices), value=["cfg"], label="guidance methods (rows)",
+                                   elem_id="compare-methods")
         scales = gr.Textbox(DEFAULT_GUIDANCES, label="guidance scales (comma-separated)",
                             info=f"1 to {MAX_SCALES} scales, each {GUIDANCE.allowed()}")
+    with gr.Accordion("method parameters (each applies to its method)", open=False):
+        with gr.Row():
+            params = [param_component(p, default) for _, _, p, default in METHOD_PARAMS_UI.values()]
     go = gr.Button("Compare", variant="primary", elem_id="compare")
     status = gr.Markdown(elem_id="compare-status")
     # The images carry their own captions; a floating label would cover the first one.
-    grid = gr.Image(label="samples per guidance scale", show_label=False, type="numpy", format="png",
+    grid = gr.Image(label="samples per method and guidance scale", show_label=False, type="numpy", format="png",
                     elem_id="compare-grid")
     with gr.Row():
-        plot = gr.Image(label="quality vs guidance", show_label=False, type="numpy", format="png")
+        with gr.Column():
+            plot = gr.Image(label="frontier", show_label=False, type="numpy", format="png", elem_id="compare-plot")
+            note = gr.Markdown(first.frontier_note, elem_id="compare-note")
         table = gr.Dataframe(label="measured", interactive=False, elem_id="compare-table")
     world.change(lambda w: (gr.update(choices=label_choices(get_world(w).labels), value=get_world(w).default_label),
-                            H.model_choices(w) | {"value": SHIPPED}), world, [label, model], api_visibility="private")
+                            H.model_choices(w) | {"value": SHIPPED}, get_world(w).frontier_note), world,
+                 [label, model, note], api_visibility="private")
     model.focus(H.model_choices, world, model, api_visibility="private")
     model.change(lambda w, m: gr.update(choices=H.labels_for(w, m)), [world, model], label, api_visibility="private")
-    go.click(H.compare_ui, [world, model, label, seed, scales], [grid, plot, table, status],
-             concurrency_limit=1, concurrency_id="sampling", api_visibility="undocumented")
+    go.click(H.compare_ui, [world, model, label, seed, scales, methods, denoiser, *params],
+             [grid, plot, table, status, note], concurrency_limit=1, concurrency_id="sampling",
+             api_visibility="undocumented")
 
 
 def train_tab(TH: TrainHandlers, pickers: list) -> None:
@@ -172,22 +208,39 @@ def train_tab(TH: TrainHandlers, pickers: list) -> None:
     use.click(TH.use_upload, upload, [status, *pickers], api_visibility="private")
 
 
+def with_names(fn, names: list[str]):
+    """fn(*args) documented with these parameter names (the named API's, in order)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    fn.__signature__ = inspect.Signature([inspect.Parameter(k, kind) for k in names])
+    return fn
+
+
 def api_endpoints(H: SamplingHandlers) -> None:
     """The documented API: /sample_points, /sample_digits, /compare_guidance (see README). Numbers
     arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
     with gr.Column(visible=False):
         label, sampler, world, scales = gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox()
         guidance, steps, seed, n = RawNumber(), RawNumber(), RawNumber(), RawNumber()
+        method, methods = gr.Textbox("cfg", label="method"), gr.Textbox("cfg", label="methods")
+        # every method's parameters, optional, at the method's default; other methods' are ignored
+        params = [gr.Textbox(d, label=k) if p.choices else RawNumber(d, label=k)
+                  for k, (_, _, p, d) in METHOD_PARAMS_UI.items()]
         image, data, grid, metrics = gr.Image(type="filepath"), gr.File(), gr.Image(type="filepath"), gr.JSON()
         for name in world_names():
-            def sample(label, guidance, steps, sampler, seed, n, name=name):
-                return H.api_sample(name, label, guidance, steps, sampler, seed, n)
+            def sample(*args, name=name):
+                return H.api_sample(name, *args)
             noun = get_world(name).noun
             sample.__doc__ = f"{get_world(name).title}: the final {noun} as a picture (PNG) and as data (.npy)."
-            gr.Button().click(sample, [label, guidance, steps, sampler, seed, n], [image, data],
-                              api_name=f"sample_{noun}", concurrency_id="sampling")
-        gr.Button().click(H.compare_guidance, [world, label, seed, scales], [grid, metrics],
-                          api_name="compare_guidance", concurrency_id="sampling")
+            names = ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_PARAMS_UI]
+            gr.Button().click(with_names(sample, names), [label, guidance, steps, sampler, seed, n, method, *params],
+                              [image, data], api_name=f"sample_{noun}", concurrency_id="sampling")
+
+        def compare_guidance(*args):
+            return H.compare_guidance(*args)
+        compare_guidance.__doc__ = H.compare_guidance.__doc__
+        names = ["world", "label", "seed", "guidances", "methods", *METHOD_PARAMS_UI]
+        gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
+                          [grid, metrics], api_name="compare_guidance", concurrency_id="sampling")
 
 
 def build() -> gr.Blocks:

@@ -15,6 +15,10 @@
   python -m diffusion.evaluate mnist --samplers ddpm ddim dpm++2m dpm++2m-sde unipc --guidance 1 2
       quality per network call: each sampler at 5, 10, 20, 50, 100 steps (--calls) beside DDIM
       with 500 steps (the converged deterministic sampler); --plot FILE draws it.
+  python -m diffusion.evaluate mnist --methods cfg rescale interval apg --guidance 1 2 3 [--phi 0.5 ...]
+      guidance methods side by side: the same judges per method and scale (MNIST: accuracy and
+      FLD; points: distance and coverage, the mean over the patterns); --plot FILE saves the
+      frontier (one curve per method through its scales).
   python -m diffusion.evaluate mnist|points --grids
       the card's pictures (guidance 0, 1, 2, 3 from the same seeds; MNIST: 100 random digits too),
       written into the checkpoint folder and linked from its card.
@@ -29,10 +33,11 @@ import sys
 from pathlib import Path
 
 from .drawing.pictures import save_png
-from .evaluation import grids, mnist_report, points_report, samplers_report, vs_exact
+from .evaluation import grids, methods_report, mnist_report, points_report, samplers_report, vs_exact
 from .guided_sampler import GuidedSampler
 from .hub.card import update_card
-from .inputs import ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Param, Parser, check_world, n_param, run
+from .inputs import (ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
+                     method_params_of, n_param, run)
 from .training.tasks import LENET
 from .worlds import world_names
 from .worlds.mnist import MNIST
@@ -69,10 +74,13 @@ def build_parser() -> Parser:
                     help=f"quality per network call of these samplers ({', '.join(SAMPLER.choices)})")
     ap.add_argument("--calls", nargs="+", default=None, metavar="STEPS",
                     help="with --samplers: the step counts (default: 5 10 20 50 100)")
-    ap.add_argument("--plot", default=None, help="with --samplers: also save the plot to this PNG file")
+    ap.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                    help=f"guidance methods side by side ({', '.join(METHOD.choices)}), each through --guidance")
+    ap.add_argument("--plot", default=None, help="with --samplers or --methods: also save the plot to this PNG file")
     ap.add_argument("--grids", action="store_true",
                     help="draw the card's sample pictures into the checkpoint folder and link them from its card")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
+    ap.add_method_params(with_method=False)
     return ap
 
 
@@ -109,7 +117,24 @@ def main(argv=None) -> int:
         print("\n".join(f"{sampler.checkpoint.path}/{name}: {text}" for name, text in pictures))
         return 0
     section = "evaluation"
-    if args.samplers is not None:
+    args.method_params = method_params_of(args)
+    if args.method_params and args.methods is None:
+        raise ValueError("method parameters (--phi, ...) go with --methods")
+    if args.methods is not None:
+        if args.samplers is not None or args.vs_exact is not None:
+            raise ValueError("--methods is its own table: use it without --samplers and --vs-exact")
+        args.methods = list(dict.fromkeys(METHOD.parse(v) for v in args.methods))
+        judge = JUDGES[world.name](args)
+        rows, table, note = methods_report.methods_report(sampler, judge, args)
+        picture = methods_report.methods_plot(rows, judge, f"{world.title}: guidance methods, {args.steps} "
+                                                           f"{args.sampler} steps")
+        if args.plot:
+            save_png(picture, args.plot)
+        if args.update_card:
+            save_png(picture, str(sampler.checkpoint.path / "methods.png"))
+            note += "\n\n![guidance methods: the frontier](methods.png)"
+        section = "methods"
+    elif args.samplers is not None:
         if args.vs_exact is not None:
             raise ValueError("--samplers and --vs-exact are two tables: run them one at a time")
         args.samplers = list(dict.fromkeys(SAMPLER.parse(v) for v in args.samplers))
@@ -139,7 +164,8 @@ def main(argv=None) -> int:
         Path(args.markdown).write_text(table + "\n\n" + note + "\n")
     if args.update_card:
         title = {"vs-exact": "The network beside the exact denoiser",
-                 "samplers": "Quality per network call"}.get(section, "Evaluation")
+                 "samplers": "Quality per network call",
+                 "methods": "Guidance methods side by side"}.get(section, "Evaluation")
         update_card(sampler.checkpoint.path, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}", section)
     return 0
 

@@ -12,12 +12,19 @@ def client(app_url):
     return gradio_client.Client(app_url, verbose=False)
 
 
+METHOD_INPUTS = ["phi", "sigma_lo", "sigma_hi", "start", "stop", "apg_eta", "norm_threshold", "momentum", "space",
+                 "zero_init_steps"]
+
+
 def test_the_api_documents_three_endpoints_with_their_parameter_names(client):
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     names = {k: [p["parameter_name"] for p in v["parameters"]] for k, v in api.items()}
-    assert names["/sample_points"] == ["label", "guidance", "steps", "sampler", "seed", "n"]
-    assert names["/sample_digits"] == ["label", "guidance", "steps", "sampler", "seed", "n"]
-    assert names["/compare_guidance"] == ["world", "label", "seed", "guidances"]
+    assert names["/sample_points"] == ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_INPUTS]
+    assert names["/sample_digits"] == ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_INPUTS]
+    assert names["/compare_guidance"] == ["world", "label", "seed", "guidances", "methods", *METHOD_INPUTS]
+    optional = {p["parameter_name"]: p["parameter_default"] for p in api["/sample_points"]["parameters"]
+                if p["parameter_has_default"]}
+    assert optional["method"] == "cfg" and optional["phi"] == 0.7 and optional["space"] == "x0"
 
 
 def test_sample_points(client):
@@ -42,6 +49,49 @@ def test_compare_guidance(client):
     assert [m["guidance"] for m in metrics["metrics"]] == [0, 2]
     assert all(m["distance"] >= 0 and m["spread"] > 0 for m in metrics["metrics"])
     assert Image.open(grid).size[0] > 2 * 200
+
+
+@pytest.mark.parametrize("method", ["cfg", "rescale", "interval", "apg", "cfg_zero_star", "autoguidance", "classifier"])
+def test_every_method_through_the_named_api(client, method):
+    """Every method on both worlds; autoguidance and classifier run once their models are
+    shipped, and until then the error names the missing checkpoint."""
+    for api_name, label, n in (("/sample_points", "spiral", 50), ("/sample_digits", "3", 2)):
+        try:
+            _, data = client.predict(label=label, guidance=2, steps=3, sampler="ddim", seed=0, n=n, method=method,
+                                     api_name=api_name)
+        except Exception as e:
+            assert method in ("autoguidance", "classifier") and "checkpoint" in str(e), str(e)
+            continue
+        assert np.load(data).shape[0] == n
+
+
+def test_method_parameters_and_methods_comparison(client):
+    _, a = client.predict(label="moons", guidance=3, steps=5, sampler="ddim", seed=0, n=50, method="rescale", phi=0.2,
+                          api_name="/sample_points")
+    _, b = client.predict(label="moons", guidance=3, steps=5, sampler="ddim", seed=0, n=50, method="rescale", phi=0.9,
+                          api_name="/sample_points")
+    assert not np.array_equal(np.load(a), np.load(b))
+    grid, metrics = client.predict(world="points", label="moons", seed=1, guidances="0, 2", methods="cfg, interval",
+                                   api_name="/compare_guidance")
+    assert [(m["method"], m["guidance"]) for m in metrics["metrics"]] == [("cfg", 0), ("cfg", 2), ("interval", 0),
+                                                                         ("interval", 2)]
+    assert metrics["methods"] == ["cfg", "interval"] and all("coverage" in m for m in metrics["metrics"])
+    w, h = Image.open(grid).size
+    assert w > 2 * 200 and h > 2 * 200  # two rows (methods) of two columns (scales)
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (dict(method="cfg++"), "method='cfg++' is not allowed; allowed: cfg, rescale"),
+    (dict(method="rescale", phi=1.5), "phi=1.5 is not allowed; allowed: a number in 0..1"),
+    (dict(method="apg", momentum="a"), "momentum='a' is not allowed"),
+])
+def test_bad_method_input_is_a_field_named_error(client, inputs, message):
+    with pytest.raises(Exception, match=message.replace("+", r"\+").replace(".", r"\.")):
+        client.predict(label="spiral", guidance=2, steps=3, sampler="ddim", seed=0, n=10, **inputs,
+                       api_name="/sample_points")
+    with pytest.raises(Exception, match="methods='cfg, nope' is not allowed"):
+        client.predict(world="points", label="moons", seed=1, guidances="1", methods="cfg, nope",
+                       api_name="/compare_guidance")
 
 
 def test_bad_input_comes_back_as_a_readable_error(client):

@@ -55,18 +55,21 @@ def test_generate_scrub_and_switch_tabs(app_url, tmp_path):
             (ROOT / "docs").mkdir(exist_ok=True)
             shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
 
-        # The comparison: three scales on the 2D world, one column of samples and one table row each.
+        # The comparison: two methods x two scales on the 2D world, cell by cell, then the frontier plot.
         page.get_by_role("tab", name="Guidance comparison").click()
         page.locator("#compare").wait_for(state="visible")
         page.get_by_role("radio", name="points").check()
+        page.locator("#compare-methods").get_by_label("interval").check()
         scales = page.get_by_label("guidance scales (comma-separated)")
-        scales.fill("0, 1, 3")
+        scales.fill("0, 3")
         page.locator("#compare").click()
         page.locator("#compare-grid img").wait_for(timeout=120_000)
-        page.get_by_text("3 scales from the same noise").wait_for(timeout=60_000)
+        page.get_by_text("4 of 4 done").wait_for(timeout=240_000)
+        page.locator("#compare-plot img").wait_for(timeout=60_000)  # the frontier plot
+        assert src(page, "#compare-plot") is not None
+        page.get_by_text("Each curve is one guidance method").wait_for(timeout=10_000)
         first_column = page.locator("#compare-table [role=gridcell][data-col='0']")
-        assert [c.strip() for c in first_column.all_inner_texts()] == ["0", "1", "3"]
-        assert page.locator("#compare-table [role=gridcell]").count() == 9  # guidance, distance, spread
+        assert [c.strip() for c in first_column.all_inner_texts()] == ["cfg", "cfg", "interval", "interval"]
         page.get_by_role("tab", name="2D points").click()
         page.locator("#generate-points").wait_for(state="visible")
         browser.close()

@@ -125,3 +125,94 @@ def test_samplers_table_puts_each_sampler_beside_the_converged_one(tmp_path, cap
     picture = Image.open(tmp_path / "s.png")
     assert picture.width == 2 * picture.height  # two square panels: distance and coverage
     assert "| guidance | sampler | network calls | distance |" in capsys.readouterr().out
+
+
+# -- guidance methods ---------------------------------------------------------------------------
+from diffusion.core.guidance import METHODS  # noqa: E402
+from diffusion.worlds.mnist import MNIST  # noqa: E402
+from diffusion.worlds.points import POINTS  # noqa: E402
+
+NEEDS_SHIPPED_MODEL = ("autoguidance", "classifier")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("world", [POINTS.name, MNIST.name])
+def test_every_method_from_the_cli(tmp_path, capsys, world, method):
+    """Every method runs at --guidance 2; autoguidance and classifier guidance need the world's
+    shipped weak model / classifier: they run once shipped, else the error names the checkpoint."""
+    out = tmp_path / "x.npy"
+    rc = run(sample.main, [world, "--method", method, "--guidance", "2", "--steps", "3", "--sampler", "ddim",
+                           "--n", "4", "--out", str(out)])
+    err = capsys.readouterr().err
+    if method in NEEDS_SHIPPED_MODEL and rc != 0:
+        assert rc == 2 and "checkpoint" in err and world in err and len(err.strip().splitlines()) == 1
+    else:
+        assert rc == 0, err
+        assert np.load(out).shape[0] == 4
+
+
+def test_method_parameters_from_the_cli(tmp_path):
+    base = ["points", "--label", "spiral", "--guidance", "3", "--steps", "4", "--sampler", "ddim", "--n", "30"]
+    outs = {}
+    for name, extra in (("cfg", []), ("rescale", ["--method", "rescale", "--phi", "0.9"]),
+                        ("apg", ["--method", "apg", "--apg-eta", "0.5", "--space", "eps"]),
+                        ("interval", ["--method", "interval", "--sigma-hi", "inf"]),
+                        ("exact", ["--method", "classifier", "--exact", "30"])):
+        assert run(sample.main, base + extra + ["--out", str(tmp_path / f"{name}.npy")]) == 0
+        outs[name] = np.load(tmp_path / f"{name}.npy")
+    assert not np.array_equal(outs["cfg"], outs["rescale"]) and not np.array_equal(outs["cfg"], outs["apg"])
+    help_text = sample.build_parser().format_help()
+    assert "--apg-eta" in help_text and "--phi" in help_text and "a number in 0..1; default 0.7" in help_text
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--method", "cfg++"], "method='cfg++' is not allowed; allowed: cfg, rescale, interval, apg"),
+    (["--method", "rescale", "--phi", "1.5"], "phi=1.5 is not allowed; allowed: a number in 0..1"),
+    (["--phi", "0.5"], "phi=0.5 is not allowed; allowed: only with method=rescale"),
+    (["--method", "apg", "--apg-eta", "x"], "apg_eta='x' is not allowed; allowed: a number in 0..1"),
+    (["--method", "apg", "--momentum", "-1"], "momentum=-1 is not allowed; allowed: a number in -1..1, excluding -1 and 1"),
+    (["--method", "cfg_zero_star", "--zero-init-steps", "2.5"], "zero_init_steps=2.5 is not allowed; allowed: an integer >= 0"),
+])
+def test_bad_method_input_is_one_line_and_exit_2(tmp_path, capsys, args, needle):
+    assert run(sample.main, ["points", "--steps", "2", "--n", "4", "--out", str(tmp_path / "x.npy")] + args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_methods_prints_the_table_saves_the_frontier_and_updates_the_card(tmp_path, capsys):
+    import json
+    import shutil
+
+    from PIL import Image
+    folder = tmp_path / "points"
+    shutil.copytree(CHECKPOINTS / "points", folder)
+    assert run(evaluate.main, ["points", "--checkpoint", str(folder), "--methods", "cfg", "interval", "rescale",
+                               "--phi", "0.5", "--guidance", "1", "3", "--n", "40", "--steps", "4", "--sampler", "ddim",
+                               "--json", str(tmp_path / "m.json"), "--plot", str(tmp_path / "m.png"),
+                               "--update-card"]) == 0
+    rows = json.loads((tmp_path / "m.json").read_text())
+    assert [(r["method"], r["guidance"]) for r in rows] == [(m, g) for m in ("cfg", "interval", "rescale")
+                                                            for g in (1.0, 3.0)]
+    assert rows[4]["parameters"] == "phi=0.5" and all(r["distance"] > 0 and r["coverage"] > 0 for r in rows)
+    assert Image.open(tmp_path / "m.png").size[0] > 300
+    out = capsys.readouterr().out
+    assert "| method | parameters | guidance | distance | coverage |" in out
+    card = (folder / "README.md").read_text()
+    assert "<!-- methods:begin -->" in card and "(methods.png)" in card and (folder / "methods.png").exists()
+    assert card.index("<!-- evaluation:begin -->") < card.index("<!-- methods:begin -->")
+    # MNIST: accuracy and FLD per method and scale, by the LeNet judge
+    assert run(evaluate.main, ["mnist", "--methods", "cfg", "cfg_zero_star", "--guidance", "2", "--n-per-class", "2",
+                               "--steps", "3", "--sampler", "ddim", "--json", str(tmp_path / "d.json")]) == 0
+    digits = json.loads((tmp_path / "d.json").read_text())
+    assert [r["method"] for r in digits] == ["cfg", "cfg_zero_star"] and all("fld" in r and "accuracy" in r
+                                                                             for r in digits)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--methods", "cfg", "nope"], "method='nope' is not allowed"),
+    (["--methods", "cfg", "--phi", "0.5"], "phi=0.5 is not allowed; allowed: only with method=rescale in --methods"),
+    (["--phi", "0.5"], "go with --methods"),
+])
+def test_evaluate_methods_bad_input(capsys, args, needle):
+    assert run(evaluate.main, ["points", "--n", "10", "--steps", "2"] + args) == 2
+    assert needle in capsys.readouterr().err

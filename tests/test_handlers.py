@@ -77,6 +77,40 @@ def test_api_compare_guidance(monkeypatch):
     assert all(0 <= m["accuracy"] <= 1 and m["diversity"] > 0 for m in metrics["metrics"])
     with pytest.raises(gr.Error, match="guidance=40 is not allowed"):
         h.compare_guidance("mnist", "1", 0, "0, 40")
+    png, metrics = h.compare_guidance("mnist", "1", 0, "2", "cfg, interval")
+    assert [(m["method"], m["guidance"]) for m in metrics["metrics"]] == [("cfg", 2.0), ("interval", 2.0)]
+    assert all(m["fld"] > 0 for m in metrics["metrics"])
+
+
+def test_generate_with_a_method_shows_its_arrow_and_names_bad_parameters():
+    *_, state, status = run_generate("points", "shipped", "spiral", 3.0, 8, "DDIM", 0.0, 1, 100, "apg", "network")[-1]
+    assert state.method == "apg" and "apg" in status
+    cfg_state = run_generate("points", "shipped", "spiral", 3.0, 8, "DDIM", 0.0, 1, 100)[-1][5]
+    assert cfg_state.method == "cfg" and cfg_state.method_params == ()
+    guided = h.field_at(state, 2, ["guided"])
+    assert not np.array_equal(guided, h.field_at(cfg_state, 2, ["guided"]))  # APG's arrow, not CFG's
+    exact = run_generate("points", "shipped", "spiral", 3.0, 8, "DDIM", 0.0, 1, 100, "classifier",
+                         "exact reference")[-1]
+    assert exact[5].model == "exact reference" and "exact reference" in exact[-1]
+    with pytest.raises(gr.Error, match=r"phi=1\.5 is not allowed; allowed: a number in 0\.\.1"):
+        run_generate("points", "shipped", "spiral", 2.0, 8, "DDIM", 0.0, 1, 100, "rescale", "network", 1.5)
+    with pytest.raises(gr.Error, match="denoiser='perfect' is not allowed"):
+        run_generate("points", "shipped", "spiral", 2.0, 8, "DDIM", 0.0, 1, 100, "cfg", "perfect")
+
+
+def test_methods_comparison_streams_cell_by_cell(monkeypatch):
+    monkeypatch.setitem(get_world("points").compare, "steps", 5)
+    outs = list(h.compare_ui("points", "shipped", "moons", 2, "0, 2", ["cfg", "interval"], "network"))
+    assert len(outs) == 4  # one yield per (method, scale) cell, each a whole grid of the final size
+    grids = [o[0] for o in outs]
+    assert all(g.shape == grids[-1].shape for g in grids) and not np.array_equal(grids[0], grids[-1])
+    assert isinstance(outs[-1][1], np.ndarray)  # the frontier plot
+    assert [r[:2] for r in outs[-1][2]["value"]] == [["cfg", 0.0], ["cfg", 2.0], ["interval", 0.0], ["interval", 2.0]]
+    assert "4 of 4 done" in outs[-1][3] and "lower left" in outs[-1][4]
+    exact = list(h.compare_ui("points", "shipped", "moons", 2, "2", "cfg, classifier", "exact reference"))[-1]
+    assert "classifier guidance at scale s equals CFG at scale s" in exact[3]
+    rows = exact[2]["value"]
+    assert rows[0][2:] == pytest.approx(rows[1][2:], abs=1e-3)  # the same samples, to float error
 
 
 def test_train_tab_trains_registers_and_rejects_a_second_job(tmp_path, monkeypatch):

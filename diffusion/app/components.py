@@ -14,3 +14,49 @@ class RawNumber(gr.Number):
 
     def api_info(self) -> dict:
         return {"type": "number"}
+
+
+# One plain sentence per guidance method, for the app.
+METHOD_NOTES = {
+    "cfg": "CFG (Ho & Salimans 2022): eps = eps_u + s (eps_c - eps_u), at every step.",
+    "rescale": "CFG rescale (Lin et al. 2023): CFG, then rescaled toward the spread of eps_c by phi; "
+               "tames the over-saturation of large s.",
+    "interval": "Guidance interval (Kynkaanniemi et al. 2024): CFG only where sigma_lo < sigma_t <= sigma_hi "
+                "(and between start and stop of the run); the plain conditional model elsewhere.",
+    "apg": "APG (Sadat et al. 2024): the guidance update split into parts parallel and orthogonal to the "
+           "prediction; the parallel part is weighted by eta, the update capped and averaged with momentum.",
+    "cfg_zero_star": "CFG-Zero* (Fan et al. 2025): the unconditional term scaled by its optimal alpha*, and the "
+                     "first steps left unmoved (zero-init).",
+    "autoguidance": "Autoguidance (Karras et al. 2024): guide with a weaker version of the same model instead of "
+                    "the unconditional one: eps = eps_weak + s (eps - eps_weak). Needs the world's weak model.",
+    "classifier": "Classifier guidance (Dhariwal & Nichol 2021): eps_u - s sqrt(1 - abar_t) grad log p(y | x_t) of "
+                  "a noise-aware classifier. Needs the world's classifier. On the exact reference it is exact CFG."}
+
+
+def method_controls(methods, params: dict, default: str = "cfg"):
+    """A method choice and, per method, a group with its parameters (only the chosen method's
+    group is visible). params: public name -> (method, core name, inputs.Param) with the
+    default from the core. Returns (method radio, note, {method: group}, [parameter components])."""
+    method = gr.Dropdown(list(methods), value=default, label="guidance method")
+    note = gr.Markdown(METHOD_NOTES.get(default, ""))
+    groups, comps = {}, {}
+    for m in methods:
+        with gr.Group(visible=m == default) as g:
+            for public, (owner, _, p, value) in params.items():
+                if owner == m:
+                    comps[public] = param_component(p, value)
+        groups[m] = g
+    return method, note, groups, [comps[k] for k in params]
+
+
+def param_component(p, value):
+    """A slider where both ends are finite, a radio for choices, else a number field; open ends
+    are kept one slider step inside (the check in `diffusion.inputs` refuses them anyway)."""
+    label = f"{p.name}: {p.help.split(': ', 1)[-1]}"
+    if p.choices:
+        return gr.Radio(list(p.choices), value=value, label=label)
+    if p.lo is not None and p.hi is not None and p.hi != float("inf"):
+        step = 1 if p.kind is int else (p.hi - p.lo) / 20
+        lo, hi = p.lo + step * p.lo_open, p.hi - step * p.hi_open
+        return gr.Slider(lo, hi, value=value, step=step, label=label)
+    return gr.Number(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)

@@ -22,11 +22,12 @@ import numpy as np
 import torch
 
 from ..guided_sampler import GuidedSampler, checkpoint_source
-from ..inputs import SampleArgs, sample_args
+from ..inputs import METHOD_PARAMS, SampleArgs, sample_args
 from ..models.checkpoint import Checkpoint
 from ..worlds import get_world
 
 SHIPPED = "shipped"
+EXACT = "exact reference"  # the exact denoiser of a small pool (World.exact_pool per class), lazily built
 WAIT_LIMIT = 60.0  # seconds a run waits for an identical one in flight (background: per step / 30)
 
 
@@ -64,7 +65,10 @@ class Result:
 
 class Models:
     """GuidedSamplers by (world, name): "shipped" loads lazily from checkpoints/ (or the source
-    in $GDE_<WORLD>_CHECKPOINT); trained and uploaded models are registered under new names."""
+    in $GDE_<WORLD>_CHECKPOINT); EXACT is the exact denoiser of World.exact_pool examples per
+    class with the shipped model's schedule and labels (points: pattern points; MNIST: training
+    digits, read from the MNIST training data at first use; shipping the pool with the
+    checkpoints is pending); trained and uploaded models are registered under new names."""
 
     def __init__(self):
         self._models: dict[tuple[str, str], GuidedSampler] = {}
@@ -75,10 +79,13 @@ class Models:
         with self._lock:  # two first requests must not load the same model twice
             key = (world.name, name)
             if key not in self._models:
-                if name != SHIPPED:
+                if name not in (SHIPPED, EXACT):
                     raise ValueError(f"model={str(name)[:80]!r} is not allowed; allowed: "
                                      f"{', '.join(self.names(world.name))}")
-                self._models[key] = GuidedSampler.load(world, checkpoint_source(world))
+                shipped = self._models.get((world.name, SHIPPED)) or GuidedSampler.load(world, checkpoint_source(world))
+                self._models[(world.name, SHIPPED)] = shipped
+                if name == EXACT:  # the pool is drawn with seed 1 (`GuidedSampler.exact`)
+                    self._models[key] = shipped.exact(world.exact_pool, seed=0)
             return self._models[key]
 
     def register(self, world, name: str, checkpoint: Checkpoint) -> str:
@@ -91,7 +98,7 @@ class Models:
 
     def names(self, world) -> list[str]:
         world = get_world(world).name
-        return [SHIPPED] + [n for (w, n) in self._models if w == world and n != SHIPPED]
+        return [SHIPPED] + [n for (w, n) in self._models if w == world and n not in (SHIPPED, EXACT)]
 
 
 class _Run(threading.Event):
@@ -126,12 +133,15 @@ class Engine:
         self._idle = threading.Condition()
 
     # -- requests ----------------------------------------------------------------------------
-    def request(self, world, model: str, label, guidance, steps, sampler: str, eta, seed, n) -> Request:
+    def request(self, world, model: str, label, guidance, steps, sampler: str, eta, seed, n,
+                method="cfg", method_params: dict | None = None) -> Request:
         """Check every input (`diffusion.inputs`: ValueError naming the field, value and range) and
-        make the canonical request: label names as strings, samplers lower case, eta 0 for DDPM."""
+        make the canonical request: label names as strings, samplers lower case, eta 0 for DDPM,
+        the method with all its parameters (by public name; other methods' are ignored)."""
         world = get_world(world)
         s = self.models.get(world, model)
-        a = sample_args(world, s.checkpoint.config.labels, label, guidance, steps, sampler, eta, seed, n)
+        a = sample_args(world, s.checkpoint.config.labels, label, guidance, steps, sampler, eta, seed, n,
+                        method, method_params, strict=False)
         return Request(**vars(a), world=world.name, model=model)
 
     def cached(self, req: Request) -> Result | None:
@@ -205,7 +215,9 @@ class Engine:
         xs = x0s = None
         ts: list[int] = []
         total = req.steps + 1
-        frames = s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed)
+        params = {METHOD_PARAMS[req.method][k].name: v for k, v in req.method_params}  # by public name
+        frames = s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed, req.method,
+                          **params)
         while True:
             if background:
                 self.wait_idle(WAIT_LIMIT / 30)

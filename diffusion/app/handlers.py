@@ -16,18 +16,31 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..core.checks import invalid
 from ..core.field import KINDS, direction_field
 from ..core.guidance import doubles_batch
 from ..drawing.pictures import save_png
-from ..drawing.plots import field_png, metrics_png
+from ..drawing.plots import field_png, frontier_png
+from ..inputs import PUBLIC_PARAMS
 from ..worlds import get_world
 from ..worlds.labels import RANDOM, label_index
 from . import media
-from .compare import compare
-from .engine import SHIPPED, Engine, Progress, Request, Result
+from .compare import DEFAULT_METHODS, compare, compare_stream
+from .engine import EXACT, SHIPPED, Engine, Progress, Request, Result
 
 OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
 STREAM_EVERY = 0.12  # seconds between streamed frames: smooth, yet leaves the CPU to the sampler
+NETWORK = "network"
+DENOISERS = (NETWORK, EXACT)  # the app's model choice: the trained network or the exact reference
+PARAM_NAMES = list(PUBLIC_PARAMS)  # the method parameters, in the order the UI and the API pass them
+SAME_ON_EXACT = ("On the exact reference, classifier guidance is exact CFG: the exact classifier of the same "
+                 "pool gives grad log p(y | x_t) = -(eps_c - eps_u) / sqrt(1 - abar_t), so classifier guidance "
+                 "at scale s equals CFG at scale s (to float error).")
+
+
+def method_values(values) -> dict:
+    """The method parameters as the UI and the named API pass them (positional, PARAM_NAMES order)."""
+    return dict(zip(PARAM_NAMES, values))
 
 
 def user_errors(fn):
@@ -57,10 +70,15 @@ def new_seed() -> int:
 def describe(res: Result, cached: bool) -> str:
     r = res.request
     how = "from the cache" if cached else f"in {res.seconds:.2f} s"
-    calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == RANDOM) else "1 network call"
+    if r.method == "cfg":
+        calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == RANDOM) else "1 network call"
+        calls = f" ({calls} per step)"
+    else:
+        calls = f" with {media.method_caption(r.method, r.method_params)}"
+    model = " by the exact reference" if r.model == EXACT else ""
     return (f"**{r.n} {get_world(r.world).noun}**, label `{r.label}`, guidance "
-            f"{r.guidance:g}, {r.steps} {r.sampler.upper()} steps, seed {r.seed}: sampled {how} "
-            f"({calls} per step). Drag the step slider to look at any step.")
+            f"{r.guidance:g}, {r.steps} {r.sampler.upper()} steps, seed {r.seed}: sampled{model} {how}"
+            f"{calls}. Drag the step slider to look at any step.")
 
 
 class SamplingHandlers:
@@ -69,8 +87,10 @@ class SamplingHandlers:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def request(self, world, model, label, guidance, steps, sampler, eta, seed, n) -> Request:
-        return self.engine.request(world, model or SHIPPED, label, guidance, steps, sampler, eta, seed, n)
+    def request(self, world, model, label, guidance, steps, sampler, eta, seed, n, method="cfg",
+                params: dict | None = None, denoiser=NETWORK) -> Request:
+        return self.engine.request(world, model_name(model, denoiser), label, guidance, steps, sampler, eta, seed,
+                                   n, method or "cfg", params)
 
     def artifacts(self, res: Result) -> dict:
         """The result's downloads and final picture, written once per cached result."""
@@ -80,10 +100,13 @@ class SamplingHandlers:
         return res.artifacts
 
     # -- the world tabs --------------------------------------------------------------------------
-    def generate(self, world, model, label, guidance, steps, sampler, eta, seed, n):
+    def generate(self, world, model, label, guidance, steps, sampler, eta, seed, n, method="cfg",
+                 denoiser=NETWORK, *values):
         """Stream the reverse process. Yields (frame, final image, step slider, video, files, state,
-        status); outputs that have not changed yet are gr.skip()."""
-        req = self.request(world, model, label, guidance, steps, sampler, eta, seed, n)
+        status); outputs that have not changed yet are gr.skip(). `values`: the method parameters
+        in PARAM_NAMES order (those of other methods are ignored)."""
+        req = self.request(world, model, label, guidance, steps, sampler, eta, seed, n, method,
+                           method_values(values), denoiser)
         skip = gr.skip()
         start = time.perf_counter()
         cached = True  # unless a frame streams: a cached request yields its Result at once
@@ -125,10 +148,13 @@ class SamplingHandlers:
         t = res.timesteps[index]
         f = None
         if kinds:  # no arrows asked for: the points alone, without a network call
-            ck = self.engine.models.get(req.world, req.model).checkpoint
-            names = ck.config.labels
-            f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t)
-        title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g})"
+            s = self.engine.models.get(req.world, req.model)
+            ck, names = s.checkpoint, s.checkpoint.config.labels
+            guider = "cfg" if req.method == "cfg" else s.guider(req.method, req.method_params)
+            f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t,
+                                method=guider, steps=req.steps, index=index)
+        how = "" if req.method == "cfg" else f", {req.method}"
+        title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g}{how})"
         return field_png(res.xs[index], f, kinds, title)
 
     def labels_for(self, world, model: str = SHIPPED) -> list[str]:
@@ -138,37 +164,57 @@ class SamplingHandlers:
         return gr.update(choices=self.engine.models.names(world))
 
     # -- the named API ---------------------------------------------------------------------------
-    def api_sample(self, world, label, guidance, steps, sampler, seed, n):
+    def api_sample(self, world, label, guidance, steps, sampler, seed, n, method="cfg", *values):
         """The final samples as a picture (PNG) and as data (.npy in the world's public format)."""
-        res = self.engine.run(self.request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n))
+        res = self.engine.run(self.request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n, method,
+                                           method_values(values)))
         files = self.artifacts(res)
         return files["png"], files["npy"]
 
     # -- the guidance comparison -------------------------------------------------------------------
-    def _compare(self, world, label, seed, guidances, model=SHIPPED):
-        c = compare(self.engine, world, label, seed, guidances, model or SHIPPED)
-        grid = media.comparison_image(c.world, [r.samples for r in c.results], c.guidances, c.metrics)
-        rows = c.table()
-        series = {c.headers[1]: [r[1] for r in rows], c.headers[2]: [r[2] for r in rows]}
-        plot = metrics_png(c.guidances, series, title=f"{c.world.name}: label {c.label}, seed {c.seed}")
-        return c, grid, plot
-
-    def compare_ui(self, world, model, label, seed, guidances):
+    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK, *values):
+        """Stream the methods x scales comparison: after every finished cell the grid (unfinished
+        cells blank), the table and the status; the frontier plot after each method's last scale.
+        Yields (grid, plot, table, status, note under the plot)."""
         start = time.perf_counter()
-        c, grid, plot = self._compare(world, label, seed, guidances, model)
-        r = c.results[0].request
-        status = (f"{len(c.guidances)} scales from the same noise (seed {c.seed}), {r.n} samples per scale, "
-                  f"{r.steps} {r.sampler.upper()} steps, in {time.perf_counter() - start:.1f} s.")
-        return grid, plot, gr.update(value=c.table(), headers=c.headers), status
+        plot = gr.skip()
+        for c in compare_stream(self.engine, world, label, seed, guidances, methods, method_values(values),
+                                model_name(model, denoiser)):
+            if len(c.cells) % len(c.guidances) == 0:  # a method's row is complete: redraw its curve
+                plot = frontier_plot(c)
+            r = c.requests[0]
+            status = (f"{len(c.methods)} method(s) x {len(c.guidances)} scales from the same noise (seed {c.seed}), "
+                      f"{r.n} samples each, {r.steps} {r.sampler.upper()} steps: {len(c.cells)} of {len(c.requests)} "
+                      f"done in {time.perf_counter() - start:.1f} s.")
+            if c.done and r.model == EXACT and {"cfg", "classifier"} <= set(c.methods):
+                status += " " + SAME_ON_EXACT
+            yield (media.comparison_grid(c), plot, gr.update(value=c.table(), headers=c.headers), status,
+                   c.world.frontier_note)
+            plot = gr.skip()
 
-    def compare_guidance(self, world, label, seed, guidances):
-        """Same noise at several guidance scales: the grid (PNG) and the metrics per scale."""
-        c, grid, _ = self._compare(world, label, seed, guidances)
+    def compare_guidance(self, world, label, seed, guidances, methods=DEFAULT_METHODS, *values):
+        """Same noise for several methods at several guidance scales: the grid (PNG; a row per
+        method, a column per scale) and the metrics per method and scale."""
+        c = compare(self.engine, world, label, seed, guidances, methods=methods, method_params=method_values(values))
         OUT.mkdir(parents=True, exist_ok=True)
-        path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{'_'.join(f'{g:g}' for g in c.guidances)}.png"
-        save_png(grid, path)
-        metrics = [{"guidance": g, **m} for g, m in zip(c.guidances, c.metrics)]
-        return str(path), {"world": c.world.name, "label": c.label, "seed": c.seed, "metrics": metrics}
+        key = hashlib.sha1(repr(c.requests).encode()).hexdigest()[:12]
+        path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{key}.png"
+        save_png(media.comparison_grid(c), path)
+        return str(path), c.as_json()
+
+
+def model_name(model, denoiser) -> str:
+    """The engine's model: the chosen network, or the exact reference."""
+    if denoiser not in DENOISERS:
+        raise invalid("denoiser", denoiser, ", ".join(DENOISERS))
+    return EXACT if denoiser == EXACT else (model or SHIPPED)
+
+
+def frontier_plot(c):
+    x, y = c.world.frontier
+    named = dict(zip(c.world.metric_names, c.world.metric_headers(c.label)))
+    return frontier_png(c.frontier(), named.get(x, x), named.get(y, y),
+                        title=f"{c.world.title}: label {c.label}, seed {c.seed}")
 
 
 def frame(res: Result, index: int):

@@ -10,7 +10,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from ..drawing.pictures import caption, save_png, side_by_side
+from ..drawing.pictures import caption, save_png, side_by_side, stacked
+from ..inputs import METHOD_PARAMS
 from ..worlds import get_world
 
 MAX_ANIMATION_FRAMES = 60
@@ -70,6 +71,26 @@ def comparison_image(world, finals: list[np.ndarray], guidances: list[float], me
     """One captioned panel per guidance scale, side by side (same initial noise in each)."""
     world = get_world(world)
     return side_by_side([world.comparison_panel(x, g, m) for x, g, m in zip(finals, guidances, metrics)])
+
+
+def method_caption(method: str, params) -> str:
+    """"rescale: phi 0.7" from a request's method and its (core name, value) parameters."""
+    shown = [f"{METHOD_PARAMS[method][k].name} {v:g}" if isinstance(v, float) else f"{METHOD_PARAMS[method][k].name} {v}"
+             for k, v in params]
+    return method + (": " + ", ".join(shown) if shown else "")
+
+
+def comparison_grid(c) -> np.ndarray:
+    """A `compare.Comparison` as one row per method (captioned with its parameters) and one
+    column per guidance scale; cells not finished yet are blank, so the picture keeps its size
+    while the comparison streams."""
+    panels = [c.world.comparison_panel(cell.result.samples, cell.guidance, cell.metrics) for cell in c.cells]
+    blank = np.full_like(panels[0], 255)
+    k, rows = len(c.guidances), []
+    for i, m in enumerate(c.methods):
+        row = [panels[j] if j < len(panels) else blank for j in range(i * k, (i + 1) * k)]
+        rows.append(caption(side_by_side(row), method_caption(m, c.requests[i * k].method_params)))
+    return stacked(rows)
 
 
 def export(result, folder: str | Path) -> dict[str, Path]:

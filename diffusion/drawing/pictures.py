@@ -96,3 +96,14 @@ def gray_to_rgb(gray: np.ndarray, k: int = 1) -> np.ndarray:
 
 def save_png(img: np.ndarray, path: str) -> None:
     Image.fromarray(img).save(path)
+
+
+def stacked(rows: list[np.ndarray], gap: int = 8) -> np.ndarray:
+    """Pictures one above the other, left-aligned on white."""
+    width = max(r.shape[1] for r in rows)
+    out = []
+    for k, r in enumerate(rows):
+        out.append(np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255))
+        if k < len(rows) - 1:
+            out.append(np.full((gap, width, 3), 255, np.uint8))
+    return np.concatenate(out, axis=0)

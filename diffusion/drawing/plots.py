@@ -134,3 +134,27 @@ def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, in
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return _to_rgb(fig)
+
+
+def frontier_png(curves: dict[str, list[tuple[float, float, float]]], xlabel: str, ylabel: str,
+                 title: str = "", size: tuple[float, float] = (6.0, 4.2)) -> np.ndarray:
+    """The quality frontier: one curve per method through its guidance scales, each point
+    (x, y, scale) labelled with its scale. curves: method -> points in scale order."""
+    fig, (ax,) = _subplots(size)
+    for method, pts in curves.items():
+        if not pts:
+            continue
+        xs, ys, ss = zip(*pts)
+        (line,) = ax.plot(xs, ys, "o-", ms=4, label=method)
+        for x, y, s in pts:
+            ax.annotate(f"{s:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                        color=line.get_color())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _to_rgb(fig)

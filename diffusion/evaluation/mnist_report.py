@@ -20,12 +20,16 @@ def diversity(digits01: np.ndarray, labels: np.ndarray) -> float:
                           for d in np.unique(labels)]))
 
 
-def generate(sampler, guidance, steps, method, eta, n_per_class, seed) -> tuple[np.ndarray, np.ndarray]:
+def generate(sampler, guidance, steps, method, eta, n_per_class, seed, guide: dict | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """n_per_class digits of each class with the sampler `method` (and the guidance method and its
+    parameters in `guide`, keyword arguments of `GuidedSampler.sample`)."""
     labels = np.repeat(np.arange(10), n_per_class)
     out = []
     for k, i in enumerate(range(0, len(labels), CHUNK)):
         chunk = [str(v) for v in labels[i:i + CHUNK]]
-        traj = sampler.sample(chunk, guidance, steps, method, eta, len(chunk), seed + k, keep_trajectory=False)
+        traj = sampler.sample(chunk, guidance, steps, method, eta, len(chunk), seed + k, keep_trajectory=False,
+                              **(guide or {}))
         out.append(sampler.to_data(traj.samples))
     return np.concatenate(out), labels
 

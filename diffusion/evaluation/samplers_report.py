@@ -30,15 +30,17 @@ CONVERGED = ("ddim", 500)
 class DigitJudge:
     """FLD and accuracy of n_per_class digits per class."""
     names = ("fld", "accuracy")
+    frontier = ("fld", "accuracy")  # (x, y) of the guidance methods' frontier plot
 
     def __init__(self, args):
         self.args = args
         self.lenet = load_checkpoint(args.lenet or CHECKPOINTS / "lenet", "lenet").model
         _, self.test_feats = classify(self.lenet, MNIST.to_data(load_mnist("test")[0]))
 
-    def __call__(self, sampler, guidance: float, steps: int, method: str) -> dict:
+    def __call__(self, sampler, guidance: float, steps: int, method: str, guide: dict | None = None) -> dict:
+        """`method` is the sampler; `guide` the guidance method and its parameters (sample's kwargs)."""
         a = self.args
-        digits, labels = generate(sampler, guidance, steps, method, a.eta, a.n_per_class, a.seed)
+        digits, labels = generate(sampler, guidance, steps, method, a.eta, a.n_per_class, a.seed, guide)
         pred, feats = classify(self.lenet, digits)
         return {"fld": frechet_distance(feats, self.test_feats), "accuracy": float(np.mean(pred == labels))}
 
@@ -49,14 +51,16 @@ class DigitJudge:
 class CurveJudge:
     """Distance to the curve and coverage of it, averaged over the patterns."""
     names = ("distance", "coverage")
+    frontier = ("coverage", "distance")
 
     def __init__(self, args):
         self.args = args
 
-    def __call__(self, sampler, guidance: float, steps: int, method: str) -> dict:
+    def __call__(self, sampler, guidance: float, steps: int, method: str, guide: dict | None = None) -> dict:
         a, fits = self.args, []
         for label in sampler.checkpoint.config.labels:
-            traj = sampler.sample(label, guidance, steps, method, a.eta, a.n, a.seed, keep_trajectory=False)
+            traj = sampler.sample(label, guidance, steps, method, a.eta, a.n, a.seed, keep_trajectory=False,
+                                  **(guide or {}))
             fits.append(curve_fit(sampler.to_data(traj.samples), curve_points(label)))
         return {k: float(np.mean([f[k] for f in fits])) for k in self.names}
 

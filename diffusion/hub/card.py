@@ -6,7 +6,7 @@ from pathlib import Path
 
 EVAL_BEGIN, EVAL_END = "<!-- evaluation:begin -->", "<!-- evaluation:end -->"
 # The card's measured parts, in this order: each is rewritten by the command that measures it.
-SECTIONS = ("evaluation", "vs-exact", "samplers", "grids")
+SECTIONS = ("evaluation", "vs-exact", "samplers", "methods", "grids")
 
 LENET_TITLE = "LeNet-5 style MNIST classifier"
 

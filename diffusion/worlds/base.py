@@ -56,6 +56,10 @@ class World:
     examples: tuple = ()  # the app's example rows: label, guidance, steps, sampler, seed, n
     metric_names: tuple[str, str] = ("spread", "spread")  # the comparison's two measures (keys of `measure`)
     has_field: bool = False  # whether the app can draw the direction field (2D data)
+    # The comparison's frontier plot: (x, y) keys of `measure`, and the one sentence under it.
+    frontier: tuple[str, str] = ("spread", "spread")
+    frontier_note: str = ""
+    exact_pool: int = 1000  # examples per class of the app's exact reference denoiser
     checkpoint: str | None = None  # the shipped checkpoint's folder (default: checkpoints/NAME)
 
     # -- checkpoints and models ----------------------------------------------------------------

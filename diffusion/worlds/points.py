@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.checks import invalid
-from ..core.metrics import nearest_distance, spread
+from ..core.metrics import curve_fit, spread
 from ..models.exact import ExactDenoiser
 from .base import Sizes, World
 from .labels import RANDOM
@@ -125,10 +125,11 @@ class PointsWorld(World):
 
     def measure(self, label: str, samples: np.ndarray) -> dict:
         """distance: mean distance from a sample to the requested pattern (to the nearest of all
-        patterns for "random"), lower is better; spread: mean distance from the centroid."""
+        patterns for "random"), lower is better; spread: mean distance from the centroid;
+        coverage: mean distance from a point of the pattern(s) to the nearest sample, lower is better."""
         targets = self.labels if label == RANDOM else [label]
         curve = np.concatenate([curve_points(k) for k in targets])
-        return {"distance": float(nearest_distance(samples, curve).mean()), "spread": spread(samples)}
+        return {**curve_fit(samples, curve), "spread": spread(samples)}
 
     def metric_headers(self, label: str) -> list[str]:
         return ["distance to pattern", "spread"]
@@ -144,4 +145,7 @@ POINTS = PointsWorld(
     live=dict(size=128, max_seconds=60, steps=4000, batch_size=256, schedule="linear"),
     examples=(("spiral", 2.0, 100, "ddpm", 0, 1000), ("moons", 0.0, 100, "ddpm", 1, 1000),
               ("random", 1.0, 50, "ddim", 2, 2000), ("s_curve", 7.0, 100, "ddpm", 3, 1000)),
-    metric_names=("distance", "spread"), has_field=True)
+    metric_names=("distance", "spread"), has_field=True, frontier=("coverage", "distance"),
+    frontier_note="Each curve is one guidance method through its guidance scales (numbers at the points): "
+                  "lower is closer to the pattern, further left covers more of it, so the best trade-off "
+                  "lies toward the lower left.")
