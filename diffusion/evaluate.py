@@ -23,8 +23,10 @@
       the card's pictures (guidance 0, 1, 2, 3 from the same seeds; MNIST: 100 random digits too),
       written into the checkpoint folder and linked from its card.
   Add --update-card to put a table (or the pictures) into the checkpoint's model card.
-  python -m diffusion.evaluate lenet
-      the judge itself: its accuracy on the 10k real test digits, per digit.
+  python -m diffusion.evaluate lenet [--update-card]
+      the judge itself: its accuracy on the 10k real test digits, per digit; with --update-card also
+      the files the app ships instead of MNIST (see `worlds/mnist_assets.py`): the test digits' LeNet
+      feature statistics and the exact reference's pool of training digits.
 """
 from __future__ import annotations
 
@@ -92,6 +94,8 @@ def main(argv=None) -> int:
         print(note)
         if args.update_card:
             update_card(folder, f"## Evaluation\n\n`python -m diffusion.evaluate lenet`\n\n{table}\n\n{note}")
+            for path in mnist_report.save_shipped_data(folder):
+                print(f"wrote {path}")
         return 0
     world = check_world(args.world)
     if world.name not in REPORTS:

@@ -39,3 +39,28 @@ def test_one_seed_gives_the_same_samples_through_cli_api_and_app(tmp_path, world
     png, npy = SamplingHandlers(Engine()).api_sample(world, label, args["guidance"], args["steps"],
                                                      args["sampler"], args["seed"], args["n"])
     assert np.array_equal(np.load(out), from_api) and np.array_equal(np.load(npy), from_api)
+
+
+def test_shipped_mnist_data_files_match_the_data_they_stand_for():
+    """The app reads these instead of MNIST: the test digits' LeNet feature statistics of the shipped
+    judge, and the exact reference's pool, which must be what `per_class` draws from the training set."""
+    import torch
+
+    from diffusion.worlds import mnist_assets
+    from diffusion.worlds.mnist import MNIST, compute_real_stats
+    from diffusion.worlds.mnist_data import load_mnist, per_class, to_model_range
+    shipped, fresh = mnist_assets.load_stats(), compute_real_stats()
+    assert shipped is not None and sorted(shipped) == sorted(fresh) and len(shipped) == 11
+    for key, (mu, cov) in fresh.items():
+        np.testing.assert_allclose(shipped[key][0], mu, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(shipped[key][1], cov, rtol=1e-4, atol=1e-5)
+    x, y = load_mnist("train")
+    idx = per_class(y, 7, mnist_assets.POOL_SEED)
+    digits, labels = mnist_assets.pool_subset(7, mnist_assets.POOL_SEED)
+    assert torch.equal(labels, y[idx])
+    # 8 bits a pixel, as MNIST stores them: within one grey level of the loaded digits
+    assert digits.dtype == torch.uint8 and (to_model_range(digits) - x[idx]).abs().max() <= 2 / 255 + 1e-6
+    assert mnist_assets.pool_subset(7, seed=5) is None  # another draw: the data, not the pool
+    ab = torch.linspace(0.99, 0.01, 10)
+    a, b = MNIST.exact_model(7, ab, seed=mnist_assets.POOL_SEED), MNIST.exact_model(7, ab, seed=5)
+    assert torch.equal(a.pool, to_model_range(digits).reshape(70, -1).double()) and not torch.equal(a.pool, b.pool)

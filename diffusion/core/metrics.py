@@ -56,17 +56,25 @@ def precision_recall_f1(cm: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
-    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between Gaussians fitted to two feature
-    sets (n, d). Tr((S1 S2)^(1/2)) is computed as the sum of sqrt eigenvalues of the symmetric
-    S1^(1/2) S2 S1^(1/2), which needs no scipy and stays real."""
-    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+def gaussian_stats(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and covariance (d, d), float64, of a feature set (n, d): what FLD compares."""
+    f = np.asarray(f, np.float64)
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def frechet_from_stats(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between two Gaussians. Tr((S1 S2)^(1/2)) is
+    computed as the sum of sqrt eigenvalues of the symmetric S1^(1/2) S2 S1^(1/2), which needs no
+    scipy and stays real."""
     w, v = np.linalg.eigh(s1)
     root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     cross = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)).sum()
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * cross)
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """The Frechet distance between Gaussians fitted to two feature sets (n, d)."""
+    return frechet_from_stats(*gaussian_stats(f1), *gaussian_stats(f2))
 
 
 def mean_pairwise_distance(x: np.ndarray) -> float:

@@ -3,12 +3,14 @@ Frechet LeNet Distance (FLD) against the real test set, diversity, and the real-
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..core.metrics import confusion, frechet_distance, mean_pairwise_distance, precision_recall_f1
 from ..models.checkpoint import CHECKPOINTS, load_checkpoint
-from ..worlds.mnist import MNIST, classify
+from ..worlds.mnist import MNIST, classify, compute_real_stats
 from ..worlds.mnist_data import load_mnist, per_class
 
 CHUNK = 250  # images per sampling call: bounds memory, keeps both cores busy
@@ -84,6 +86,19 @@ def evaluate_lenet(args):
     table = ("| | all | " + " | ".join(map(str, range(10))) + " |\n|---|---|" + "---|" * 10 + "\n"
              f"| test accuracy | {np.mean(pred == y):.2%} | " + " | ".join(f"{a:.1%}" for a in per) + " |")
     return table, f"On the {len(y):,} real MNIST test digits (never used in training).", ck.path
+
+
+def save_shipped_data(lenet_folder) -> list[Path]:
+    """Write the app's MNIST-derived files (`worlds/mnist_assets.py`): the feature statistics of the
+    judge in lenet_folder, and the exact reference's pool. Returns their paths."""
+    from ..worlds import mnist_assets
+    stats_path = Path(lenet_folder) / mnist_assets.STATS_FILE.name
+    mnist_assets.save_stats(compute_real_stats(load_checkpoint(lenet_folder, "lenet").model), stats_path)
+    train_x, train_y = load_mnist("train")
+    idx = per_class(train_y, mnist_assets.POOL_PER_CLASS, mnist_assets.POOL_SEED)
+    digits = ((train_x[idx, 0] + 1) / 2 * 255).round().to(torch.uint8)  # 8 bits a pixel
+    mnist_assets.save_pool(digits, train_y[idx])
+    return [stats_path, mnist_assets.POOL_FILE]
 
 
 def markdown(rows, floor) -> str:

@@ -10,11 +10,12 @@ import numpy as np
 import torch
 
 from ..core.checks import invalid
-from ..core.metrics import frechet_distance, mean_pairwise_distance
+from ..core.metrics import frechet_from_stats, gaussian_stats, mean_pairwise_distance
 from ..drawing import pictures
 from ..models.checkpoint import CHECKPOINTS, load_checkpoint
 from ..models.exact import ExactDenoiser
 from .base import Sizes, World
+from . import mnist_assets
 from .labels import RANDOM
 from .mnist_data import EpochBatches, Split, load_mnist, mnist_splits, per_class, to_model_range
 
@@ -36,10 +37,19 @@ def judge():
 
 
 @lru_cache(maxsize=1)
-def test_features() -> tuple[np.ndarray, np.ndarray]:
-    """The 10k real test digits' labels (n,) and LeNet features (n, d), computed once."""
+def compute_real_stats(lenet=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """LeNet (default: our judge) feature statistics of the 10k test digits, per class and over
+    all (see `mnist_assets`); needs the MNIST data."""
     x, y = load_mnist("test")
-    return y.numpy(), classify(judge(), MNIST.to_data(x))[1]
+    f, y = classify(lenet or judge(), MNIST.to_data(x))[1], y.numpy()
+    return {**{str(d): gaussian_stats(f[y == d]) for d in range(10)}, mnist_assets.ALL: gaussian_stats(f)}
+
+
+def real_stats(label: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, cov) of the real test digits of `label` ("random": all of them): the shipped file, or
+    computed from the data where it is missing."""
+    stats = mnist_assets.load_stats() or compute_real_stats()
+    return stats[mnist_assets.ALL if label == RANDOM else label]
 
 
 @torch.inference_mode()
@@ -94,10 +104,16 @@ class MnistWorld(World):
         return dict(LIVE_SIZES[size], dropout=0.0)
 
     def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
-        """The exact denoiser of n random training digits of each class (drawn with `seed`)."""
+        """The exact denoiser of n random training digits of each class (drawn with `seed`); from
+        the shipped pool when it holds them (the app's reference needs no MNIST download)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise invalid("n", n, "a positive integer (digits per class)")
+        shipped = mnist_assets.pool_subset(n, seed)
+        if shipped is not None:
+            return ExactDenoiser(to_model_range(shipped[0]), shipped[1], alphas_cumprod, null_label=10)
         x, y = load_mnist("train")
         available = int(torch.bincount(y).min())
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= available:
+        if not n <= available:
             raise invalid("n", n, f"an integer in 1..{available} (digits per class)")
         idx = per_class(y, n, seed)
         return ExactDenoiser(x[idx], y[idx], alphas_cumprod, null_label=10)
@@ -128,10 +144,8 @@ class MnistWorld(World):
         requested class (all of them for "random"), lower is better (biased upward at small n)."""
         pred, feats = classify(judge(), samples)
         acc = len(np.unique(pred)) / 10 if label == RANDOM else float(np.mean(pred == int(label)))
-        test_y, test_f = test_features()
-        real = test_f if label == RANDOM else test_f[test_y == int(label)]
         return {"accuracy": acc, "diversity": mean_pairwise_distance(samples.reshape(len(samples), -1)),
-                "fld": frechet_distance(feats, real)}
+                "fld": frechet_from_stats(*gaussian_stats(feats), *real_stats(label))}
 
     def metric_headers(self, label: str) -> list[str]:
         return ["LeNet accuracy" if label != RANDOM else "digits present", "diversity"]
