@@ -53,6 +53,17 @@ N_PER_CLASS = Param("n-per-class", int, 1, 6000, help="mnist: samples per digit"
 
 
 
+def save_plot(picture, args, sampler, name: str, alt: str) -> str:
+    """Save a table's plot to --plot, and with --update-card beside the checkpoint as `name`;
+    returns the card's Markdown link (or nothing)."""
+    if args.plot:
+        save_png(picture, args.plot)
+    if not args.update_card:
+        return ""
+    save_png(picture, str(sampler.checkpoint.path / name))
+    return f"\n\n![{alt}]({name})"
+
+
 def build_parser() -> Parser:
     ap = Parser(prog="python -m diffusion.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("world", help=f"one of: {', '.join(world_names())}, {LENET}")
@@ -132,11 +143,7 @@ def main(argv=None) -> int:
         rows, table, note = methods_report.methods_report(sampler, judge, args)
         picture = methods_report.methods_plot(rows, judge, f"{world.title}: guidance methods, {args.steps} "
                                                            f"{args.sampler} steps")
-        if args.plot:
-            save_png(picture, args.plot)
-        if args.update_card:
-            save_png(picture, str(sampler.checkpoint.path / "methods.png"))
-            note += "\n\n![guidance methods: the frontier](methods.png)"
+        note += save_plot(picture, args, sampler, "methods.png", "guidance methods: the frontier")
         section = "methods"
     elif args.samplers is not None:
         if args.vs_exact is not None:
@@ -146,11 +153,7 @@ def main(argv=None) -> int:
         judge = JUDGES[world.name](args)
         rows, table, note = samplers_report.samplers_report(sampler, judge, args)
         picture = samplers_report.samplers_plot(rows, judge.names)
-        if args.plot:
-            save_png(picture, args.plot)
-        if args.update_card:
-            save_png(picture, str(sampler.checkpoint.path / "samplers.png"))
-            note += "\n\n![quality per network call](samplers.png)"
+        note += save_plot(picture, args, sampler, "samplers.png", "quality per network call")
         section = "samplers"
     elif args.vs_exact is not None:
         if args.exact is not None:

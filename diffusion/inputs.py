@@ -180,17 +180,23 @@ def method_args(method, values: dict | None = None, strict: bool = True) -> Meth
     return method, tuple(full.items())
 
 
-def check_methods(text) -> list[str]:
-    """"cfg, interval" (or a list) -> ["cfg", "interval"]: 1..len(METHODS) distinct methods."""
-    allowed = f"1..{len(METHODS)} comma-separated methods of: {', '.join(METHODS)}"
+def _comma_list(field: str, text, allowed: str, most: int) -> list:
+    """A list, or text split at commas (or semicolons) -> its 1..most parts; else the field's error."""
     if isinstance(text, (list, tuple)):
         parts = list(text)
     elif isinstance(text, str):
         parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
     else:
-        raise invalid("methods", text, allowed)
-    if not 1 <= len(parts) <= len(METHODS):
-        raise invalid("methods", text, allowed)
+        raise invalid(field, text, allowed)
+    if not 1 <= len(parts) <= most:
+        raise invalid(field, text, allowed)
+    return parts
+
+
+def check_methods(text) -> list[str]:
+    """"cfg, interval" (or a list) -> ["cfg", "interval"]: 1..len(METHODS) distinct methods."""
+    allowed = f"1..{len(METHODS)} comma-separated methods of: {', '.join(METHODS)}"
+    parts = _comma_list("methods", text, allowed, len(METHODS))
     try:
         return list(dict.fromkeys(METHOD.check(p) for p in parts))
     except ValueError:
@@ -215,14 +221,7 @@ def check_label(label, names) -> str:
 def check_guidances(text) -> list[float]:
     """"0, 1, 2.5" (or a list of numbers) -> [0.0, 1.0, 2.5]: 1..MAX_SCALES guidance scales."""
     allowed = f"1..{MAX_SCALES} comma-separated guidance scales, each {GUIDANCE.allowed()}"
-    if isinstance(text, (list, tuple)):
-        parts = list(text)
-    elif isinstance(text, str):
-        parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
-    else:
-        raise invalid("guidances", text, allowed)
-    if not 1 <= len(parts) <= MAX_SCALES:
-        raise invalid("guidances", text, allowed)
+    parts = _comma_list("guidances", text, allowed, MAX_SCALES)
     return [GUIDANCE.parse(p.strip()) if isinstance(p, str) else GUIDANCE.check(p) for p in parts]
 
 

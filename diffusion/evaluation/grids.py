@@ -15,20 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..drawing.pictures import caption, save_png, side_by_side
+from ..drawing.pictures import caption, save_png, side_by_side, stacked
 from ..worlds.labels import RANDOM
 
 GUIDANCES = (0.0, 1.0, 2.0, 3.0)
-
-
-def _stack(rows: list[np.ndarray], gap: int = 8) -> np.ndarray:
-    width = max(r.shape[1] for r in rows)
-    out = []
-    for k, r in enumerate(rows):
-        out.append(np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255))
-        if k < len(rows) - 1:
-            out.append(np.full((gap, width, 3), 255, np.uint8))
-    return np.concatenate(out, axis=0)
 
 
 def _panel(sampler, labels, guidance, steps, method, seed, n) -> np.ndarray:
@@ -54,7 +44,7 @@ def points_grids(sampler, folder: Path, steps: int, method: str, seed: int, n: i
         for g in GUIDANCES:
             cells.append(caption(_panel(sampler, label, g, steps, method, seed, n), f"{label}, guidance {g:g}"))
         rows.append(side_by_side(cells))
-    save_png(_stack(rows), str(folder / "grid_guidance.png"))
+    save_png(stacked(rows), str(folder / "grid_guidance.png"))
     return [("grid_guidance.png", f"{n} samples per picture; rows: label, columns: guidance 0, 1, 2, 3 "
                                   "(the same seed everywhere)")]
 
