@@ -21,6 +21,12 @@
   Add --update-card to put a table (or the pictures) into the checkpoint's model card.
   python -m diffusion.evaluate lenet
       the judge itself: its accuracy on the 10k real test digits, per digit.
+  python -m diffusion.evaluate mnist-classifier|points-classifier [--checkpoint DIR] --n-per-class 800
+      a noise-aware classifier's accuracy per noise level t on held-out data.
+  python -m diffusion.evaluate mnist-weak|points-weak --candidates DIR... --guidance 1.5 2 3
+          --cfg-guidance 1 2 3 5 [--checkpoint STRONG] --n-per-class 20 --steps 25 --sampler ddim
+      choose autoguidance's weak model: CFG and autoguidance with each candidate, compared at equal
+      fidelity; --update-card writes the table into every candidate's card.
 """
 from __future__ import annotations
 
@@ -32,7 +38,13 @@ from .drawing.pictures import save_png
 from .evaluation import grids, mnist_report, points_report, samplers_report, vs_exact
 from .guided_sampler import GuidedSampler
 from .hub.card import update_card
+from .evaluation.autoguidance_report import autoguidance_report
+from .evaluation.classifier_report import classifier_report
 from .inputs import ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Param, Parser, check_world, n_param, run
+from .models.checkpoint import load_checkpoint
+from .models.guidance_models import CLASSIFIER, WEAK, load_role_checkpoint, split_kind
+from .models.inference import prepare
+from .training.presets import kinds
 from .training.tasks import LENET
 from .worlds import world_names
 from .worlds.mnist import MNIST
@@ -48,7 +60,7 @@ N_PER_CLASS = Param("n-per-class", int, 1, 6000, help="mnist: samples per digit"
 
 def build_parser() -> Parser:
     ap = Parser(prog="python -m diffusion.evaluate", description=__doc__.splitlines()[0])
-    ap.add_argument("world", help=f"one of: {', '.join(world_names())}, {LENET}")
+    ap.add_argument("world", help=f"one of: {', '.join(world_names())}, {', '.join(kinds()[len(world_names()):])}")
     ap.add_argument("--guidance", nargs="+", default=None, help=f"guidance scales ({GUIDANCE.allowed()})")
     ap.add_param(STEPS, "100")
     ap.add_param(SAMPLER, "ddpm")
@@ -72,6 +84,9 @@ def build_parser() -> Parser:
     ap.add_argument("--plot", default=None, help="with --samplers: also save the plot to this PNG file")
     ap.add_argument("--grids", action="store_true",
                     help="draw the card's sample pictures into the checkpoint folder and link them from its card")
+    ap.add_argument("--candidates", nargs="+", default=None, metavar="DIR",
+                    help="WORLD-weak: the candidate weak models (default: the shipped one)")
+    ap.add_argument("--cfg-guidance", nargs="+", default=None, help="WORLD-weak: CFG's scales (default 1 2 3 5)")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
     return ap
 
@@ -85,6 +100,8 @@ def main(argv=None) -> int:
         if args.update_card:
             update_card(folder, f"## Evaluation\n\n`python -m diffusion.evaluate lenet`\n\n{table}\n\n{note}")
         return 0
+    if split_kind(args.world)[1]:
+        return guidance_model_main(args, argv)
     world = check_world(args.world)
     if world.name not in REPORTS:
         raise ValueError(f"world={world.name!r} has no evaluation table; allowed: {', '.join(REPORTS)}")
@@ -141,6 +158,43 @@ def main(argv=None) -> int:
         title = {"vs-exact": "The network beside the exact denoiser",
                  "samplers": "Quality per network call"}.get(section, "Evaluation")
         update_card(sampler.checkpoint.path, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}", section)
+    return 0
+
+
+def guidance_model_main(args, argv) -> int:
+    """WORLD-classifier: accuracy per noise level; WORLD-weak: the weak model chosen by measurement."""
+    name, role = split_kind(args.world)
+    world = check_world(name)
+    args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
+    cmd = "python -m diffusion.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    if role == CLASSIFIER:
+        ck = load_role_checkpoint(world.name, CLASSIFIER, args.checkpoint)
+        exact = None if args.exact is None else EXACT.parse(args.exact)
+        rows, table, note = classifier_report(world, ck, args.n_per_class, args.seed, exact)
+        folders, title = [ck.path], "Accuracy per noise level"
+    else:
+        args.steps, args.sampler = STEPS.parse(args.steps), SAMPLER.parse(args.sampler)
+        args.guidance = [GUIDANCE.parse(g) for g in args.guidance or [1.5, 2, 3]]
+        args.cfg_guidance = [GUIDANCE.parse(g) for g in args.cfg_guidance or [1, 2, 3, 5]]
+        strong = load_checkpoint(args.checkpoint or world.checkpoint_dir, world.name)
+        prepare(strong.model)
+        cands = {str(f): load_role_checkpoint(world.name, WEAK, f) for f in args.candidates or [world.weak_dir]}
+        for c in cands.values():
+            if (c.config.schedule, c.config.timesteps, c.config.labels) != \
+                    (strong.config.schedule, strong.config.timesteps, strong.config.labels):
+                raise ValueError(f"{c.path}: schedule, T or labels differ from the strong model {strong.path}")
+        rows, table, note, chosen = autoguidance_report(
+            strong, {k: prepare(c.model) for k, c in cands.items()}, args)
+        folders, title = [c.path for c in cands.values()], "How this weak model was chosen"
+    print(table)
+    print(note)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n\n" + note + "\n")
+    if args.update_card:
+        for folder in folders:
+            update_card(folder, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}")
     return 0
 
 

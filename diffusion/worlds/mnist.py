@@ -86,6 +86,12 @@ class MnistWorld(World):
             raise invalid("size", size, ", ".join(LIVE_SIZES))
         return dict(LIVE_SIZES[size], dropout=0.0)
 
+    def held_out(self, n_per_class, seed=0):
+        """Real MNIST test digits (never used in training), n_per_class of each, drawn with seed."""
+        x, y = load_mnist("test")
+        idx = per_class(y, n_per_class, seed)
+        return x[idx], y[idx]
+
     def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
         """The exact denoiser of n random training digits of each class (drawn with `seed`)."""
         x, y = load_mnist("train")
@@ -137,4 +143,10 @@ MNIST = MnistWorld(
     live=dict(size="tiny", max_seconds=180, steps=1000, batch_size=64, schedule="cosine"),
     examples=(("3", 2.0, 100, "ddpm", 0, 16), ("7", 0.0, 100, "ddpm", 0, 16),
               ("random", 1.0, 50, "ddim", 1, 36), ("5", 5.0, 25, "ddim", 2, 16)),
-    metric_names=("accuracy", "diversity"))
+    metric_names=("accuracy", "diversity"),
+    weak_preset=dict(steps=1_500, warmup=100, ema_decay=0.999, model=dict(channels=[16, 32, 64], emb_dim=64, dropout=0.0),
+                     eval_every=250, save_every=500),
+    classifier_architecture="DigitClassifier",
+    classifier_preset=dict(steps=3_000, batch_size=128, lr=2e-3, warmup=200, ema_decay=0.999, weight_decay=1e-4,
+                           model=dict(channels=[32, 64, 128], emb_dim=128, hidden=128), eval_every=250,
+                           save_every=500))

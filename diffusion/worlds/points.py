@@ -107,6 +107,12 @@ class PointsWorld(World):
             raise invalid("labels", list(labels), f"one or more of {', '.join(POINT_LABELS)}")
         return PointTraining(tuple(labels), seed)
 
+    def held_out(self, n_per_class, seed=0):
+        """Fresh pattern points (training draws its own from other seeds: the curves are infinite)."""
+        gen = torch.Generator().manual_seed(777_000 + seed)
+        return (torch.cat([sample_pattern(k, n_per_class, gen) for k in self.labels]),
+                torch.arange(len(self.labels)).repeat_interleave(n_per_class))
+
     def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
         """The exact denoiser of n pattern points per class (drawn with `seed`): they lie on the curves."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20_000:
@@ -144,4 +150,8 @@ POINTS = PointsWorld(
     live=dict(size=128, max_seconds=60, steps=4000, batch_size=256, schedule="linear"),
     examples=(("spiral", 2.0, 100, "ddpm", 0, 1000), ("moons", 0.0, 100, "ddpm", 1, 1000),
               ("random", 1.0, 50, "ddim", 2, 2000), ("s_curve", 7.0, 100, "ddpm", 3, 1000)),
-    metric_names=("distance", "spread"), has_field=True)
+    metric_names=("distance", "spread"), has_field=True,
+    weak_preset=dict(steps=1_000, model=dict(width=64, depth=2, fourier=6), eval_every=250, save_every=500),
+    classifier_architecture="PointClassifier",
+    classifier_preset=dict(steps=8_000, batch_size=512, lr=2e-3, warmup=200, ema_decay=0.999,
+                           model=dict(width=128, depth=3, fourier=6), eval_every=250, save_every=1000))
