@@ -185,6 +185,7 @@ def guidance_model_main(args, argv) -> int:
                 raise ValueError(f"{c.path}: schedule, T or labels differ from the strong model {strong.path}")
         rows, table, note, chosen = autoguidance_report(
             strong, {k: prepare(c.model) for k, c in cands.items()}, args)
+        table = candidates_table(cands) + "\n\n" + table
         folders, title = [c.path for c in cands.values()], "How this weak model was chosen"
     print(table)
     print(note)
@@ -196,6 +197,17 @@ def guidance_model_main(args, argv) -> int:
         for folder in folders:
             update_card(folder, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}")
     return 0
+
+
+def candidates_table(cands: dict) -> str:
+    """What each candidate weak model is: its network, size and training length."""
+    lines = ["| candidate | network | parameters | trained steps | command |", "|---|---|---|---|---|"]
+    for name, c in cands.items():
+        tc = c.history.get("train_config", {})
+        net = f"{type(c.model).__name__}({', '.join(f'{k}={v}' for k, v in tc.get('model', {}).items())})"
+        lines.append(f"| {name} | `{net}` | {sum(p.numel() for p in c.model.parameters()):,} | "
+                     f"{c.history.get('step', '?')} of {tc.get('steps', '?')} | `{tc.get('command', '')}` |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
