@@ -87,6 +87,8 @@ def build_parser() -> Parser:
     ap.add_argument("--candidates", nargs="+", default=None, metavar="DIR",
                     help="WORLD-weak: the candidate weak models (default: the shipped one)")
     ap.add_argument("--cfg-guidance", nargs="+", default=None, help="WORLD-weak: CFG's scales (default 1 2 3 5)")
+    ap.add_argument("--reuse", default=None, metavar="JSON",
+                    help="WORLD-weak: reuse the rows of an earlier --json with the same settings")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
     return ap
 
@@ -183,8 +185,9 @@ def guidance_model_main(args, argv) -> int:
             if (c.config.schedule, c.config.timesteps, c.config.labels) != \
                     (strong.config.schedule, strong.config.timesteps, strong.config.labels):
                 raise ValueError(f"{c.path}: schedule, T or labels differ from the strong model {strong.path}")
+        previous = json.loads(Path(args.reuse).read_text()) if args.reuse else []
         rows, table, note, chosen = autoguidance_report(
-            strong, {k: prepare(c.model) for k, c in cands.items()}, args)
+            strong, {k: prepare(c.model) for k, c in cands.items()}, args, previous)
         table = candidates_table(cands) + "\n\n" + table
         folders, title = [c.path for c in cands.values()], "How this weak model was chosen"
     print(table)

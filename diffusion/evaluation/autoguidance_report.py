@@ -87,21 +87,31 @@ def at_equal_fidelity(row: dict, cfg_rows: list[dict], m: Measure) -> float:
     return float(max(cfg_rows, key=lambda r: sign * r[m.fidelity])[m.spread])
 
 
-def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Module], args):
+def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Module], args,
+                        previous: list[dict] = ()):
     """(rows, markdown table, note, chosen candidate name). args: guidance (autoguidance scales),
-    cfg_guidance, n_per_class, steps, sampler, seed."""
+    cfg_guidance, n_per_class, steps, sampler, seed. A row of `previous` (an earlier run's JSON)
+    with the same strong model, method, weak model, scale and settings is reused, not sampled again:
+    a long measurement can be extended by one more candidate."""
     judge = MEASURES[strong.config.world]()
     m = judge.measure
     labels = list(strong.config.labels)
     runs = [("cfg", None, g) for g in args.cfg_guidance]
     runs += [(name, weak, g) for name, weak in candidates.items() for g in args.guidance]
+    setting = {"strong": str(strong.path), "n_per_class": args.n_per_class, "steps": args.steps,
+               "sampler": args.sampler, "seed": args.seed}
     rows = []
     for name, weak, g in runs:
+        key = {**setting, "method": "cfg" if weak is None else "autoguidance", "weak": name if weak is not None else "",
+               "guidance": g}
+        old = [r for r in previous if all(r.get(k) == v for k, v in key.items())]
+        if old:
+            rows.append({k: v for k, v in old[0].items() if k not in ("cfg_at_equal", "delta")})
+            continue
         start = time.perf_counter()
         method = "cfg" if weak is None else make_guider("autoguidance", weak_model=weak)
         x, y = generate(strong, method, g, args.n_per_class, args.steps, args.sampler, args.seed)
-        rows.append({"method": "cfg" if weak is None else "autoguidance", "weak": name if weak is not None else "",
-                     "guidance": g, **judge(x, y, labels), "seconds": time.perf_counter() - start})
+        rows.append({**key, **judge(x, y, labels), "seconds": time.perf_counter() - start})
     cfg_rows = [r for r in rows if r["method"] == "cfg"]
     scores = {}
     for r in rows:
