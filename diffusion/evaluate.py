@@ -86,9 +86,10 @@ def build_parser() -> Parser:
                     help="draw the card's sample pictures into the checkpoint folder and link them from its card")
     ap.add_argument("--candidates", nargs="+", default=None, metavar="DIR",
                     help="WORLD-weak: the candidate weak models (default: the shipped one)")
-    ap.add_argument("--cfg-guidance", nargs="+", default=None, help="WORLD-weak: CFG's scales (default 1 2 3 5)")
-    ap.add_argument("--reuse", default=None, metavar="JSON",
-                    help="WORLD-weak: reuse the rows of an earlier --json with the same settings")
+    ap.add_argument("--cfg-guidance", nargs="*", default=None,
+                    help="WORLD-weak: CFG's scales (default 1 2 3 5; none: autoguidance rows only)")
+    ap.add_argument("--reuse", nargs="+", default=None, metavar="JSON",
+                    help="WORLD-weak: reuse the rows of earlier --json files with the same settings")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
     return ap
 
@@ -177,7 +178,7 @@ def guidance_model_main(args, argv) -> int:
     else:
         args.steps, args.sampler = STEPS.parse(args.steps), SAMPLER.parse(args.sampler)
         args.guidance = [GUIDANCE.parse(g) for g in args.guidance or [1.5, 2, 3]]
-        args.cfg_guidance = [GUIDANCE.parse(g) for g in args.cfg_guidance or [1, 2, 3, 5]]
+        args.cfg_guidance = [GUIDANCE.parse(g) for g in ([1, 2, 3, 5] if args.cfg_guidance is None else args.cfg_guidance)]
         strong = load_checkpoint(args.checkpoint or world.checkpoint_dir, world.name)
         prepare(strong.model)
         cands = {str(f): load_role_checkpoint(world.name, WEAK, f) for f in args.candidates or [world.weak_dir]}
@@ -185,9 +186,13 @@ def guidance_model_main(args, argv) -> int:
             if (c.config.schedule, c.config.timesteps, c.config.labels) != \
                     (strong.config.schedule, strong.config.timesteps, strong.config.labels):
                 raise ValueError(f"{c.path}: schedule, T or labels differ from the strong model {strong.path}")
-        previous = json.loads(Path(args.reuse).read_text()) if args.reuse else []
+        previous = [r for f in args.reuse or [] for r in json.loads(Path(f).read_text())]
+
+        def save_rows(rows):  # as they come: a slow run stopped half way keeps what it measured
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
         rows, table, note, chosen = autoguidance_report(
-            strong, {k: prepare(c.model) for k, c in cands.items()}, args, previous)
+            strong, {k: prepare(c.model) for k, c in cands.items()}, args, previous, save_rows)
         table = candidates_table(cands) + "\n\n" + table
         folders, title = [c.path for c in cands.values()], "How this weak model was chosen"
     print(table)

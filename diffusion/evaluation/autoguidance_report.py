@@ -88,11 +88,12 @@ def at_equal_fidelity(row: dict, cfg_rows: list[dict], m: Measure) -> float:
 
 
 def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Module], args,
-                        previous: list[dict] = ()):
+                        previous: list[dict] = (), on_row=None):
     """(rows, markdown table, note, chosen candidate name). args: guidance (autoguidance scales),
     cfg_guidance, n_per_class, steps, sampler, seed. A row of `previous` (an earlier run's JSON)
     with the same strong model, method, weak model, scale and settings is reused, not sampled again:
-    a long measurement can be extended by one more candidate."""
+    a long measurement can be extended by one more candidate, or split over processes.
+    on_row(rows) is called after each new row (e.g. to save them as they come)."""
     judge = MEASURES[strong.config.world]()
     m = judge.measure
     labels = list(strong.config.labels)
@@ -112,10 +113,12 @@ def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Modul
         method = "cfg" if weak is None else make_guider("autoguidance", weak_model=weak)
         x, y = generate(strong, method, g, args.n_per_class, args.steps, args.sampler, args.seed)
         rows.append({**key, **judge(x, y, labels), "seconds": time.perf_counter() - start})
+        if on_row is not None:
+            on_row(rows)
     cfg_rows = [r for r in rows if r["method"] == "cfg"]
     scores = {}
     for r in rows:
-        if r["method"] == "autoguidance":
+        if r["method"] == "autoguidance" and cfg_rows:
             r["cfg_at_equal"] = at_equal_fidelity(r, cfg_rows, m)
             r["delta"] = r[m.spread] - r["cfg_at_equal"]
             scores[r["weak"]] = min(scores.get(r["weak"], np.inf), r["delta"])
