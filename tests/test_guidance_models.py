@@ -119,3 +119,28 @@ def test_tiny_training_run_of_each_new_kind_saves_loads_and_resumes(tmp_path, ki
     name, role = kind.rsplit("-", 1)
     ck = load_role_checkpoint(get_world(name).name, role, out)
     assert ck.history["train_config"]["kind"] == kind and "README.md" in {p.name for p in out.iterdir()}
+
+
+def test_evaluate_prints_classifier_accuracy_per_noise_level(capsys):
+    from diffusion import evaluate
+    assert evaluate.main(["points-classifier", "--n-per-class", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "| t | 0 | 100 | 250 | 500 | 750 | 900 | 999 |" in out and "| accuracy |" in out
+
+
+def test_evaluate_weak_compares_candidates_with_cfg_and_writes_their_cards(tmp_path, capsys):
+    import shutil
+
+    from diffusion import evaluate
+    folder = tmp_path / "cand"
+    shutil.copytree(role_dir(POINTS.name, WEAK), folder)
+    rows = tmp_path / "rows.json"
+    args = ["points-weak", "--candidates", str(folder), "--guidance", "1.5", "--cfg-guidance", "1", "2",
+            "--n-per-class", "30", "--steps", "10", "--sampler", "ddim", "--json", str(rows)]
+    assert evaluate.main(args + ["--update-card"]) == 0
+    out = capsys.readouterr().out
+    assert "| autoguidance | " in out and "| cfg |  | 2 |" in out and "Chosen: " in out
+    assert "How this weak model was chosen" in (folder / "README.md").read_text()
+    assert len(json.loads(rows.read_text())) == 3
+    assert evaluate.main(args + ["--reuse", str(rows)]) == 0  # nothing sampled again: the same table
+    assert capsys.readouterr().out.split("| method |")[1] == out.split("| method |")[1]

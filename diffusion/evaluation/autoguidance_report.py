@@ -148,11 +148,14 @@ def markdown(rows: list[dict], m: Measure, scores: dict, chosen: str | None) -> 
 
 def note(strong: Checkpoint, m: Measure, args, chosen, scores) -> str:
     better = "higher" if m.higher_is_better else "lower"
-    verdict = ("No candidate." if chosen is None else
-               f"Chosen: {chosen} (best delta {scores[chosen]:.4g}; "
-               + ("it beats CFG at equal fidelity)." if scores[chosen] < 0 else
-                  "no candidate beats CFG at equal fidelity here: autoguidance's gain needs a weak model whose "
-                  "errors resemble the strong model's, which these small, briefly trained models only partly have)."))
+    if chosen is None:
+        verdict = "No candidate (no CFG rows to compare with)."
+    elif scores[chosen] < 0:
+        verdict = f"Chosen: {chosen} (best delta {scores[chosen]:.4g}: it beats CFG at equal fidelity)."
+    else:
+        verdict = (f"Chosen: {chosen} (best delta {scores[chosen]:.4g}). No candidate beats CFG at equal "
+                   f"fidelity in this measurement. With few samples per row the measures are noisy (compare "
+                   f"neighbouring CFG scales), so deltas smaller than that noise decide nothing either way.")
     return (f"Strong model: {strong.path}. {args.n_per_class} samples per class, {args.steps} {args.sampler} "
             f"steps, seed {args.seed}, the same noise for every row (a small, CPU-sized measurement). "
             f"{m.fidelity}: {better} is better; {m.spread}: lower is better. 'cfg {m.spread} at equal "

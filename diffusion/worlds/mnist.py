@@ -144,7 +144,7 @@ MNIST = MnistWorld(
     examples=(("3", 2.0, 100, "ddpm", 0, 16), ("7", 0.0, 100, "ddpm", 0, 16),
               ("random", 1.0, 50, "ddim", 1, 36), ("5", 5.0, 25, "ddim", 2, 16)),
     metric_names=("accuracy", "diversity"),
-    weak_preset=dict(steps=1_500, warmup=100, ema_decay=0.999, model=dict(channels=[16, 32, 64], emb_dim=64, dropout=0.0),
+    weak_preset=dict(steps=1_500, warmup=100, ema_decay=0.999, model=dict(channels=[8, 16, 32], emb_dim=32, dropout=0.0),
                      eval_every=250, save_every=500),
     classifier_architecture="DigitClassifier",
     classifier_preset=dict(steps=3_000, batch_size=128, lr=2e-3, warmup=200, ema_decay=0.999, weight_decay=1e-4,
