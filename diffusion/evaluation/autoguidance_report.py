@@ -27,6 +27,7 @@ from ..core.guidance import make_guider
 from ..core.metrics import curve_fit, frechet_distance
 from ..core.sampling import sample
 from ..models.checkpoint import Checkpoint
+from ..worlds import get_world
 from ..worlds.mnist import MNIST, classify, judge
 from ..worlds.mnist_data import load_mnist
 from ..worlds.points import POINTS, curve_points
@@ -67,7 +68,7 @@ MEASURES = {MNIST.name: DigitMeasure, POINTS.name: CurveMeasure}
 def generate(strong: Checkpoint, method, guidance: float, n_per_class: int, steps: int, sampler: str,
              seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n_per_class samples of every class (public data) and their labels, one batch, seeded noise."""
-    world = MNIST if strong.config.world == MNIST.name else POINTS
+    world = get_world(strong.config.world)
     k = len(strong.config.labels)
     y = torch.arange(k).repeat_interleave(n_per_class)
     traj = sample(strong.model, strong.diffusion, y, world.sample_shape, k, keep_trajectory=False,

@@ -77,15 +77,19 @@ def _load(world_name: str, role: str) -> nn.Module:
     return prepare(load_role_checkpoint(world_name, role).model)
 
 
+def _name(world) -> str:
+    return str(getattr(world, "name", world))  # a World object passes too
+
+
 def load_weak_model(world_name: str) -> nn.Module:
     """The world's weak denoiser for autoguidance, `model(x_t, t, y) -> eps` with the same labels,
     null label and schedule as the world's shipped denoiser; eval mode, cached."""
     with _lock:
-        return _load(str(world_name), WEAK)
+        return _load(_name(world_name), WEAK)
 
 
 def load_classifier(world_name: str) -> nn.Module:
     """The world's noise-aware classifier, `classifier(x_t, t) -> logits` (B, C) over the world's
     real classes, t the denoiser's timestep; eval mode, cached, differentiable w.r.t. x_t."""
     with _lock:
-        return _load(str(world_name), CLASSIFIER)
+        return _load(_name(world_name), CLASSIFIER)

@@ -147,6 +147,6 @@ MNIST = MnistWorld(
     weak_preset=dict(steps=1_500, warmup=100, ema_decay=0.999, model=dict(channels=[8, 16, 32], emb_dim=32, dropout=0.0),
                      eval_every=250, save_every=500),
     classifier_architecture="DigitClassifier",
-    classifier_preset=dict(steps=3_000, batch_size=128, lr=2e-3, warmup=200, ema_decay=0.999, weight_decay=1e-4,
+    classifier_preset=dict(steps=6_000, batch_size=128, lr=2e-3, warmup=200, ema_decay=0.999, weight_decay=1e-4,
                            model=dict(channels=[32, 64, 128], emb_dim=128, hidden=128), eval_every=250,
                            save_every=500))
