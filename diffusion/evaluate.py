@@ -27,6 +27,12 @@
       the judge itself: its accuracy on the 10k real test digits, per digit; with --update-card also
       the files the app ships instead of MNIST (see `worlds/mnist_assets.py`): the test digits' LeNet
       feature statistics and the exact reference's pool of training digits.
+  python -m diffusion.evaluate mnist-classifier|points-classifier [--checkpoint DIR] --n-per-class 800
+      a noise-aware classifier's accuracy per noise level t on held-out data.
+  python -m diffusion.evaluate mnist-weak|points-weak --candidates DIR... --guidance 1.5 2 3
+          --cfg-guidance 1 2 3 5 [--checkpoint STRONG] --n-per-class 20 --steps 25 --sampler ddim
+      choose autoguidance's weak model: CFG and autoguidance with each candidate, compared at equal
+      fidelity; --update-card writes the table into every candidate's card.
 """
 from __future__ import annotations
 
@@ -38,8 +44,14 @@ from .drawing.pictures import save_png
 from .evaluation import grids, methods_report, mnist_report, points_report, samplers_report, vs_exact
 from .guided_sampler import GuidedSampler
 from .hub.card import update_card
+from .evaluation.autoguidance_report import autoguidance_report
+from .evaluation.classifier_report import classifier_report
 from .inputs import (ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
                      method_params_of, n_param, run)
+from .models.checkpoint import load_checkpoint
+from .models.guidance_models import CLASSIFIER, WEAK, load_role_checkpoint, split_kind
+from .models.inference import prepare
+from .training.presets import kinds
 from .training.tasks import LENET
 from .worlds import world_names
 from .worlds.mnist import MNIST
@@ -66,7 +78,7 @@ def save_plot(picture, args, sampler, name: str, alt: str) -> str:
 
 def build_parser() -> Parser:
     ap = Parser(prog="python -m diffusion.evaluate", description=__doc__.splitlines()[0])
-    ap.add_argument("world", help=f"one of: {', '.join(world_names())}, {LENET}")
+    ap.add_argument("world", help=f"one of: {', '.join(world_names())}, {', '.join(kinds()[len(world_names()):])}")
     ap.add_argument("--guidance", nargs="+", default=None, help=f"guidance scales ({GUIDANCE.allowed()})")
     ap.add_param(STEPS, "100")
     ap.add_param(SAMPLER, "ddpm")
@@ -92,6 +104,12 @@ def build_parser() -> Parser:
     ap.add_argument("--plot", default=None, help="with --samplers or --methods: also save the plot to this PNG file")
     ap.add_argument("--grids", action="store_true",
                     help="draw the card's sample pictures into the checkpoint folder and link them from its card")
+    ap.add_argument("--candidates", nargs="+", default=None, metavar="DIR",
+                    help="WORLD-weak: the candidate weak models (default: the shipped one)")
+    ap.add_argument("--cfg-guidance", nargs="*", default=None,
+                    help="WORLD-weak: CFG's scales (default 1 2 3 5; none: autoguidance rows only)")
+    ap.add_argument("--reuse", nargs="+", default=None, metavar="JSON",
+                    help="WORLD-weak: reuse the rows of earlier --json files with the same settings")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
     ap.add_method_params(with_method=False)
     return ap
@@ -108,6 +126,8 @@ def main(argv=None) -> int:
             for path in mnist_report.save_shipped_data(folder):
                 print(f"wrote {path}")
         return 0
+    if split_kind(args.world)[1]:
+        return guidance_model_main(args, argv)
     world = check_world(args.world)
     if world.name not in REPORTS:
         raise ValueError(f"world={world.name!r} has no evaluation table; allowed: {', '.join(REPORTS)}")
@@ -175,6 +195,60 @@ def main(argv=None) -> int:
                  "methods": "Guidance methods side by side"}.get(section, "Evaluation")
         update_card(sampler.checkpoint.path, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}", section)
     return 0
+
+
+def guidance_model_main(args, argv) -> int:
+    """WORLD-classifier: accuracy per noise level; WORLD-weak: the weak model chosen by measurement."""
+    name, role = split_kind(args.world)
+    world = check_world(name)
+    args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
+    cmd = "python -m diffusion.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    if role == CLASSIFIER:
+        ck = load_role_checkpoint(world.name, CLASSIFIER, args.checkpoint)
+        exact = None if args.exact is None else EXACT.parse(args.exact)
+        rows, table, note = classifier_report(world, ck, args.n_per_class, args.seed, exact)
+        folders, title = [ck.path], "Accuracy per noise level"
+    else:
+        args.steps, args.sampler = STEPS.parse(args.steps), SAMPLER.parse(args.sampler)
+        args.guidance = [GUIDANCE.parse(g) for g in args.guidance or [1.5, 2, 3]]
+        args.cfg_guidance = [GUIDANCE.parse(g) for g in ([1, 2, 3, 5] if args.cfg_guidance is None else args.cfg_guidance)]
+        strong = load_checkpoint(args.checkpoint or world.checkpoint_dir, world.name)
+        prepare(strong.model)
+        cands = {str(f): load_role_checkpoint(world.name, WEAK, f) for f in args.candidates or [world.weak_dir]}
+        for c in cands.values():
+            if (c.config.schedule, c.config.timesteps, c.config.labels) != \
+                    (strong.config.schedule, strong.config.timesteps, strong.config.labels):
+                raise ValueError(f"{c.path}: schedule, T or labels differ from the strong model {strong.path}")
+        previous = [r for f in args.reuse or [] for r in json.loads(Path(f).read_text())]
+
+        def save_rows(rows):  # as they come: a slow run stopped half way keeps what it measured
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        rows, table, note, chosen = autoguidance_report(
+            strong, {k: prepare(c.model) for k, c in cands.items()}, args, previous, save_rows)
+        table = candidates_table(cands) + "\n\n" + table
+        folders, title = [c.path for c in cands.values()], "How this weak model was chosen"
+    print(table)
+    print(note)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n\n" + note + "\n")
+    if args.update_card:
+        for folder in folders:
+            update_card(folder, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}")
+    return 0
+
+
+def candidates_table(cands: dict) -> str:
+    """What each candidate weak model is: its network, size and training length."""
+    lines = ["| candidate | network | parameters | trained steps | command |", "|---|---|---|---|---|"]
+    for name, c in cands.items():
+        tc = c.history.get("train_config", {})
+        net = f"{type(c.model).__name__}({', '.join(f'{k}={v}' for k, v in tc.get('model', {}).items())})"
+        lines.append(f"| {name} | `{net}` | {sum(p.numel() for p in c.model.parameters()):,} | "
+                     f"{c.history.get('step', '?')} of {tc.get('steps', '?')} | `{tc.get('command', '')}` |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Train a model: `python -m diffusion.train {points,mnist,lenet} [--steps N] [--out DIR] ...`
+"""Train a model: `python -m diffusion.train KIND [--steps N] [--out DIR] ...`
+
+KIND: a world's denoiser (points, mnist), the LeNet judge (lenet), a world's weak denoiser for
+autoguidance (points-weak, mnist-weak) or its noise-aware classifier for classifier guidance
+(points-classifier, mnist-classifier); `--help` lists them.
 
 Runs resume from the train state in --out (pass --fresh to start over) and save at least every 15
 minutes, so a long run can be stopped and started again. Run long ones in the background:
@@ -6,11 +10,11 @@ minutes, so a long run can be stopped and started again. Run long ones in the ba
 """
 from __future__ import annotations
 
+import json
 import sys
 
 from .inputs import Param, Parser, SEED, run
-from .models.checkpoint import CHECKPOINTS
-from .training.presets import kinds, preset
+from .training.presets import default_out, kinds, preset
 from .training.tasks import make_task
 from .training.trainer import TrainConfig, Trainer
 
@@ -29,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="checkpoint folder (default: checkpoints/KIND)")
     for p in (TRAIN_STEPS, BATCH, LR, P_UNCOND, SEED, THREADS, WIDTH, DEPTH):
         ap.add_argument(f"--{p.name}", help=f"{p.help} ({p.allowed()}; default: the preset's)")
+    ap.add_argument("--model", help='model config fields as JSON over the preset\'s, e.g. \'{"channels": [8, 16, 32]}\'')
     ap.add_argument("--labels", nargs="+", help="train on these classes only (default: all)")
     ap.add_argument("--fresh", action="store_true", help="ignore a train state in --out")
     args = ap.parse_args(argv)
@@ -44,10 +49,20 @@ def main(argv: list[str] | None = None) -> int:
             if p.name not in config.get("model", {}):
                 raise ValueError(f"--{p.name}={value} is not allowed for {args.kind}: its model has no {p.name}")
             config["model"] = {**config["model"], p.name: p.parse(value)}
+    if args.model is not None:
+        try:
+            extra = json.loads(args.model)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--model={args.model!r} is not allowed: not JSON ({e})") from None
+        unknown = sorted(set(extra) - set(config.get("model", {}))) if isinstance(extra, dict) else None
+        if unknown is None or unknown:
+            raise ValueError(f"--model={args.model!r} is not allowed; allowed: a JSON object with keys of "
+                             f"{sorted(config.get('model', {}))}")
+        config["model"] = {**config.get("model", {}), **extra}
     if args.labels is not None:
         config["labels"] = list(args.labels)
     command = "python -m diffusion.train " + " ".join(argv if argv is not None else sys.argv[1:])
-    config = TrainConfig(kind=args.kind, out=args.out or str(CHECKPOINTS / args.kind), command=command, **config)
+    config = TrainConfig(kind=args.kind, out=args.out or str(default_out(args.kind)), command=command, **config)
     trainer = Trainer(make_task(config), config)
     if not args.fresh and trainer.resume(config.out):
         print(f"resuming {config.out} at step {trainer.step} of {config.steps}", file=sys.stderr)

@@ -15,26 +15,34 @@ def _params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def diffusion_rows(task, c) -> list[str]:
+    """The model-card rows of a denoiser: labels, schedule, label dropout, loss."""
+    return [f"| labels | {', '.join(task.labels)} + `random` (the empty-set label) |",
+            f"| noise schedule | {c.schedule}, T = {c.timesteps}, predicts eps |",
+            f"| label dropout p_uncond | {c.p_uncond} |",
+            f"| loss | MSE on eps{f', Min-SNR-{c.min_snr_gamma:g} weighting' if c.min_snr_gamma else ''} |"]
+
+
 def training_card(task, trainer) -> str:
+    """The card of a freshly trained model. The task may give `title` (the heading), `card_rows(config)`
+    (its own table rows; default: a denoiser's) and `card_intro` (a paragraph under the heading)."""
     c, h = trainer.config, trainer.history
     loss = h["loss"][-1][1] if h["loss"] else float("nan")
     val = h["val_loss"][-1][1] if h["val_loss"] else float("nan")
+    title = getattr(task, "title", None) or (
+        LENET_TITLE if c.kind == "lenet" else f"{task.world.title}: class-conditioned denoiser")
+    rows = task.card_rows(c) if hasattr(task, "card_rows") else ([] if c.kind == "lenet" else diffusion_rows(task, c))
+    intro = getattr(task, "card_intro", "")
     lines = [
         "---", "library_name: pytorch", "license: mit",
         "tags: [diffusion, classifier-free-guidance, ddpm, guided-diffusion-explorer]", "---", "",
-        f"# {LENET_TITLE if c.kind == 'lenet' else f'{task.world.title}: class-conditioned denoiser'}", "",
+        f"# {title}", "", *([intro, ""] if intro else []),
         "Trained from scratch on a 2-core CPU by this project's own code "
         f"(`{c.command or 'python -m diffusion.train ' + c.kind}`). Weights are the EMA weights.", "",
         "| | |", "|---|---|",
         f"| architecture | `{type(trainer.model).__name__}({', '.join(f'{k}={v}' for k, v in c.model.items())})` |",
         f"| parameters | {_params(trainer.model):,} |",
-    ]
-    if c.kind != "lenet":
-        lines += [f"| labels | {', '.join(task.labels)} + `random` (the empty-set label) |",
-                  f"| noise schedule | {c.schedule}, T = {c.timesteps}, predicts eps |",
-                  f"| label dropout p_uncond | {c.p_uncond} |",
-                  f"| loss | MSE on eps{f', Min-SNR-{c.min_snr_gamma:g} weighting' if c.min_snr_gamma else ''} |"]
-    lines += [
+        *rows,
         f"| optimiser | AdamW, lr {c.lr}, warm-up {c.warmup} steps, cosine decay; EMA {c.ema_decay} |",
         f"| training | {trainer.step:,} steps of batch {c.batch_size} ({h['samples_seen']:,} samples), "
         f"{h['seconds'] / 3600:.2f} h wall clock, seed {c.seed} |",

@@ -16,11 +16,16 @@ from typing import Callable
 from torch import nn
 
 from ..core.gaussian import GaussianDiffusion
+from .classifiers import DigitClassifier, PointClassifier
 from .lenet import LeNet
 from .mlp import PointDenoiser
 from .unet import UNet
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"PointDenoiser": PointDenoiser, "UNet": UNet, "LeNet": LeNet}
+# Denoisers, the LeNet judge and the noise-aware classifiers (whose diffusion.json carries the
+# schedule that gives their t its meaning).
+ARCHITECTURES: dict[str, type[nn.Module]] = {"PointDenoiser": PointDenoiser, "UNet": UNet, "LeNet": LeNet,
+                                             "PointClassifier": PointClassifier,
+                                             "DigitClassifier": DigitClassifier}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINTS = REPO_ROOT / "checkpoints"
 
@@ -101,7 +106,8 @@ def load_model(cls: type[nn.Module], folder: Path) -> nn.Module:
 
 
 def load_checkpoint(source: str | os.PathLike, kind: str = "") -> Checkpoint:
-    """Load a denoiser (with its DiffusionConfig) or the LeNet classifier (kind="lenet")."""
+    """Load a denoiser or a noise-aware classifier (with its DiffusionConfig), or the LeNet judge
+    (kind="lenet")."""
     folder = resolve(source, kind)
     if kind == "lenet":
         return Checkpoint(load_model(LeNet, folder), None, path=folder)

@@ -1,5 +1,7 @@
-"""What is trained: a world's denoiser (`DiffusionTask`, any registered world) and the LeNet judge
-(`LenetTask`), as `Task`s for `Trainer`.
+"""What is trained: a world's denoiser (`DiffusionTask`, any registered world; kind "<world>", or
+"<world>-weak" for autoguidance's weak model), its noise-aware classifier (kind
+"<world>-classifier", `classifier_task.ClassifierTask`) and the LeNet judge (`LenetTask`), as
+`Task`s for `Trainer`.
 
 A task gives the model, a deterministic batch for each step, the loss, a fixed validation batch,
 the checkpoint's DiffusionConfig and its model card. The data comes from the world.
@@ -12,9 +14,11 @@ import torch.nn.functional as F
 from ..core.gaussian import GaussianDiffusion
 from ..hub.card import training_card
 from ..models.checkpoint import DiffusionConfig
+from ..models.guidance_models import CLASSIFIER, WEAK, split_kind
 from ..models.lenet import LeNet
 from ..worlds import get_world
 from ..worlds.mnist_data import EpochBatches, mnist_splits
+from .classifier_task import ClassifierTask
 
 LENET = "lenet"
 
@@ -24,7 +28,13 @@ class DiffusionTask:
 
     def __init__(self, config, data=None):
         self.config = config
-        self.world = get_world(config.kind)
+        name, role = split_kind(config.kind)
+        self.world = get_world(name)
+        if role == WEAK:
+            self.title = f"{self.world.title}: weak denoiser for autoguidance"
+            self.card_intro = ("A deliberately smaller and shorter-trained version of the world's denoiser, "
+                               "with the same labels, noise schedule and label dropout: the weak model D_0 "
+                               "of autoguidance (Karras et al. 2024), eps = eps_0 + s (eps - eps_0).")
         self.labels = list(config.labels) or list(self.world.labels)
         self.data = data if data is not None else self.world.training_data(self.labels, config.seed)
         self.diffusion = GaussianDiffusion.from_schedule(config.schedule, config.timesteps)
@@ -85,5 +95,9 @@ class LenetTask:
 
 
 def make_task(config, data=None):
-    """The task `config.kind` names: "lenet", or a registered world's denoiser."""
-    return LenetTask(config) if config.kind == LENET else DiffusionTask(config, data)
+    """The task `config.kind` names: "lenet", a world's classifier, or a world's denoiser (strong or weak)."""
+    if config.kind == LENET:
+        return LenetTask(config)
+    if split_kind(config.kind)[1] == CLASSIFIER:
+        return ClassifierTask(config, data)
+    return DiffusionTask(config, data)

@@ -20,6 +20,7 @@ import torch
 from ..core.metrics import spread
 from ..drawing import pictures, plots
 from ..models.checkpoint import ARCHITECTURES, CHECKPOINTS
+from ..models.guidance_models import CLASSIFIER, WEAK, role_dir
 
 
 class TrainingData(Protocol):
@@ -61,6 +62,13 @@ class World:
     frontier_note: str = ""
     exact_pool: int = 1000  # examples per class of the app's exact reference denoiser
     checkpoint: str | None = None  # the shipped checkpoint's folder (default: checkpoints/NAME)
+    # Autoguidance's weak denoiser ("NAME-weak"): TrainConfig fields laid over `train_preset`, so
+    # that schedule, labels and label dropout stay the strong model's; only size and length change.
+    weak_preset: dict = field(default_factory=dict)
+    # Classifier guidance's noise-aware classifier ("NAME-classifier"): its class and TrainConfig
+    # fields (the schedule is read from the shipped denoiser's diffusion.json when training).
+    classifier_architecture: str | None = None
+    classifier_preset: dict = field(default_factory=dict)
 
     # -- checkpoints and models ----------------------------------------------------------------
     @property
@@ -68,8 +76,23 @@ class World:
         """The shipped checkpoint's folder."""
         return Path(self.checkpoint) if self.checkpoint else CHECKPOINTS / self.name
 
+    @property
+    def weak_dir(self) -> Path:
+        """The shipped weak denoiser's folder (autoguidance)."""
+        return role_dir(self.name, WEAK)
+
+    @property
+    def classifier_dir(self) -> Path:
+        """The shipped noise-aware classifier's folder (classifier guidance)."""
+        return role_dir(self.name, CLASSIFIER)
+
     def make_model(self, num_classes: int, **config) -> torch.nn.Module:
         return ARCHITECTURES[self.architecture](num_classes=num_classes, **config)
+
+    def make_classifier(self, num_classes: int, **config) -> torch.nn.Module:
+        if self.classifier_architecture is None:
+            raise NotImplementedError(f"the {self.name} world has no noise-aware classifier")
+        return ARCHITECTURES[self.classifier_architecture](num_classes=num_classes, **config)
 
     def live_model(self, size) -> dict:
         """The model config of the Train tab's size choice (ValueError for a bad one)."""
@@ -77,6 +100,11 @@ class World:
 
     def training_data(self, labels: list[str], seed: int, validation: int | None = None) -> TrainingData:
         raise NotImplementedError(f"the {self.name} world has no training data")
+
+    def held_out(self, n_per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Examples (n_per_class per class, network space) and labels (indices into `labels`)
+        never seen in training: what a classifier's accuracy is measured on."""
+        raise NotImplementedError(f"the {self.name} world has no held-out data")
 
     def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> torch.nn.Module:
         """The exact denoiser (`models.exact.ExactDenoiser`) of n training examples per class."""

@@ -103,6 +103,12 @@ class MnistWorld(World):
             raise invalid("size", size, ", ".join(LIVE_SIZES))
         return dict(LIVE_SIZES[size], dropout=0.0)
 
+    def held_out(self, n_per_class, seed=0):
+        """Real MNIST test digits (never used in training), n_per_class of each, drawn with seed."""
+        x, y = load_mnist("test")
+        idx = per_class(y, n_per_class, seed)
+        return x[idx], y[idx]
+
     def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
         """The exact denoiser of n random training digits of each class (drawn with `seed`); from
         the shipped pool when it holds them (the app's reference needs no MNIST download)."""
@@ -165,4 +171,10 @@ MNIST = MnistWorld(
     metric_names=("accuracy", "diversity"), frontier=("fld", "accuracy"), exact_pool=300,
     frontier_note="Each curve is one guidance method through its guidance scales (numbers at the points): "
                   "higher is more digits that LeNet reads as the asked one, further left is closer to real "
-                  "digits of that class (FLD on LeNet features), so the best trade-off lies toward the upper left.")
+                  "digits of that class (FLD on LeNet features), so the best trade-off lies toward the upper left.",
+    weak_preset=dict(steps=1_500, warmup=100, ema_decay=0.999, model=dict(channels=[8, 16, 32], emb_dim=32, dropout=0.0),
+                     eval_every=250, save_every=500),
+    classifier_architecture="DigitClassifier",
+    classifier_preset=dict(steps=6_000, batch_size=128, lr=2e-3, warmup=200, ema_decay=0.999, weight_decay=1e-4,
+                           model=dict(channels=[32, 64, 128], emb_dim=128, hidden=128), eval_every=250,
+                           save_every=500))

@@ -107,6 +107,12 @@ class PointsWorld(World):
             raise invalid("labels", list(labels), f"one or more of {', '.join(POINT_LABELS)}")
         return PointTraining(tuple(labels), seed)
 
+    def held_out(self, n_per_class, seed=0):
+        """Fresh pattern points (training draws its own from other seeds: the curves are infinite)."""
+        gen = torch.Generator().manual_seed(777_000 + seed)
+        return (torch.cat([sample_pattern(k, n_per_class, gen) for k in self.labels]),
+                torch.arange(len(self.labels)).repeat_interleave(n_per_class))
+
     def exact_model(self, n: int, alphas_cumprod, seed: int = 1) -> ExactDenoiser:
         """The exact denoiser of n pattern points per class (drawn with `seed`): they lie on the curves."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20_000:
@@ -148,4 +154,8 @@ POINTS = PointsWorld(
     metric_names=("distance", "spread"), has_field=True, frontier=("coverage", "distance"),
     frontier_note="Each curve is one guidance method through its guidance scales (numbers at the points): "
                   "lower is closer to the pattern, further left covers more of it, so the best trade-off "
-                  "lies toward the lower left.")
+                  "lies toward the lower left.",
+    weak_preset=dict(steps=1_000, model=dict(width=64, depth=2, fourier=6), eval_every=250, save_every=500),
+    classifier_architecture="PointClassifier",
+    classifier_preset=dict(steps=8_000, batch_size=512, lr=2e-3, warmup=200, ema_decay=0.999,
+                           model=dict(width=128, depth=3, fourier=6), eval_every=250, save_every=1000))
