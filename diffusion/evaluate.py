@@ -183,6 +183,15 @@ def main(argv=None) -> int:
         section = "vs-exact"
     else:
         rows, table, note = REPORTS[world.name](sampler, args)
+    title = {"vs-exact": "The network beside the exact denoiser",
+             "samplers": "Quality per network call",
+             "methods": "Guidance methods side by side"}.get(section, "Evaluation")
+    return emit(rows, table, note, args, cmd, [sampler.checkpoint.path], title, section)
+
+
+def emit(rows, table: str, note: str, args, cmd: str, folders, title: str, section: str = "evaluation") -> int:
+    """Print a table and its note; write --json and --markdown; with --update-card put it into the
+    cards of `folders` under `title`."""
     print(table)
     print(note)
     if args.json:
@@ -190,10 +199,8 @@ def main(argv=None) -> int:
     if args.markdown:
         Path(args.markdown).write_text(table + "\n\n" + note + "\n")
     if args.update_card:
-        title = {"vs-exact": "The network beside the exact denoiser",
-                 "samplers": "Quality per network call",
-                 "methods": "Guidance methods side by side"}.get(section, "Evaluation")
-        update_card(sampler.checkpoint.path, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}", section)
+        for folder in folders:
+            update_card(folder, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}", section)
     return 0
 
 
@@ -228,16 +235,7 @@ def guidance_model_main(args, argv) -> int:
             strong, {k: prepare(c.model) for k, c in cands.items()}, args, previous, save_rows)
         table = candidates_table(cands) + "\n\n" + table
         folders, title = [c.path for c in cands.values()], "How this weak model was chosen"
-    print(table)
-    print(note)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    if args.markdown:
-        Path(args.markdown).write_text(table + "\n\n" + note + "\n")
-    if args.update_card:
-        for folder in folders:
-            update_card(folder, f"## {title}\n\n`{cmd}`\n\n{table}\n\n{note}")
-    return 0
+    return emit(rows, table, note, args, cmd, folders, title)
 
 
 def candidates_table(cands: dict) -> str:

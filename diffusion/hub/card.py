@@ -4,9 +4,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-EVAL_BEGIN, EVAL_END = "<!-- evaluation:begin -->", "<!-- evaluation:end -->"
 # The card's measured parts, in this order: each is rewritten by the command that measures it.
 SECTIONS = ("evaluation", "vs-exact", "samplers", "methods", "grids")
+
+
+def _markers(section: str) -> tuple[str, str]:
+    return f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+
+
+EVAL_BEGIN, EVAL_END = _markers("evaluation")
 
 LENET_TITLE = "LeNet-5 style MNIST classifier"
 
@@ -52,10 +58,6 @@ def training_card(task, trainer) -> str:
         EVAL_BEGIN, "(not evaluated yet: run `python -m diffusion.evaluate " + c.kind + " --update-card`)",
         EVAL_END, ""]
     return "\n".join(lines)
-
-
-def _markers(section: str) -> tuple[str, str]:
-    return f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
 
 
 def update_card(folder: str | Path, markdown: str, section: str = "evaluation") -> None:

@@ -10,23 +10,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..core.gaussian import GaussianDiffusion
-from ..hub.card import training_card
 from ..models.checkpoint import DiffusionConfig
-from ..models.guidance_models import split_kind
-from ..worlds import get_world
+from .world_task import WorldTask
 
 
-class ClassifierTask:
+class ClassifierTask(WorldTask):
     """The `Task` of a noise-aware classifier; validation is the held-out cross-entropy at fixed
     (seeded) t and noise, averaged over t ~ U(0, T)."""
 
     def __init__(self, config, data=None):
-        self.config = config
-        self.world = get_world(split_kind(config.kind)[0])
-        self.labels = list(config.labels) or list(self.world.labels)
-        self.data = data if data is not None else self.world.training_data(self.labels, config.seed)
-        self.diffusion = GaussianDiffusion.from_schedule(config.schedule, config.timesteps)
+        super().__init__(config, data)
         self.title = f"{self.world.title}: noise-aware classifier for classifier guidance"
         self.card_intro = ("classifier(x_t, t) -> logits over the real classes, for classifier guidance "
                            "(Dhariwal & Nichol 2021): eps = eps_u - s sqrt(1 - alpha_bar_t) grad log p(y | x_t). "
@@ -34,12 +27,6 @@ class ClassifierTask:
 
     def make_model(self):
         return self.world.make_classifier(len(self.labels), **self.config.model)
-
-    def batch(self, step: int, gen: torch.Generator):
-        return self.data.batch(step, gen, self.config.batch_size)
-
-    def validation_batch(self):
-        return self.data.validation_batch()
 
     def diffusion_config(self) -> DiffusionConfig:
         """The world, labels and the schedule that gives t its meaning (no label dropout: p_uncond 0)."""
@@ -59,6 +46,3 @@ class ClassifierTask:
         return [f"| labels | {', '.join(self.labels)} (real classes only: no empty label) |",
                 f"| noise schedule | {c.schedule}, T = {c.timesteps} (the world's denoiser's) |",
                 "| loss | cross-entropy on x_t = q_sample(x0, t, eps), t uniform in 0..T-1 |"]
-
-    def card(self, trainer) -> str:
-        return training_card(self, trainer)

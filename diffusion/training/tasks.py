@@ -11,42 +11,30 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..core.gaussian import GaussianDiffusion
 from ..hub.card import training_card
 from ..models.checkpoint import DiffusionConfig
 from ..models.guidance_models import CLASSIFIER, WEAK, split_kind
 from ..models.lenet import LeNet
-from ..worlds import get_world
 from ..worlds.mnist_data import EpochBatches, mnist_splits
 from .classifier_task import ClassifierTask
+from .world_task import WorldTask
 
 LENET = "lenet"
 
 
-class DiffusionTask:
+class DiffusionTask(WorldTask):
     """Denoising loss with label dropout, on the world's training data (`config.kind` names it)."""
 
     def __init__(self, config, data=None):
-        self.config = config
-        name, role = split_kind(config.kind)
-        self.world = get_world(name)
-        if role == WEAK:
+        super().__init__(config, data)
+        if split_kind(config.kind)[1] == WEAK:
             self.title = f"{self.world.title}: weak denoiser for autoguidance"
             self.card_intro = ("A deliberately smaller and shorter-trained version of the world's denoiser, "
                                "with the same labels, noise schedule and label dropout: the weak model D_0 "
                                "of autoguidance (Karras et al. 2024), eps = eps_0 + s (eps - eps_0).")
-        self.labels = list(config.labels) or list(self.world.labels)
-        self.data = data if data is not None else self.world.training_data(self.labels, config.seed)
-        self.diffusion = GaussianDiffusion.from_schedule(config.schedule, config.timesteps)
 
     def make_model(self):
         return self.world.make_model(len(self.labels), **self.config.model)
-
-    def batch(self, step: int, gen: torch.Generator):
-        return self.data.batch(step, gen, self.config.batch_size)
-
-    def validation_batch(self):
-        return self.data.validation_batch()
 
     def diffusion_config(self) -> DiffusionConfig:
         c = self.config
@@ -58,9 +46,6 @@ class DiffusionTask:
         p = 0.0 if validation else self.config.p_uncond
         return self.diffusion.training_loss(model, x0, y, len(self.labels), p, gen,
                                             self.config.min_snr_gamma)
-
-    def card(self, trainer) -> str:
-        return training_card(self, trainer)
 
 
 class LenetTask:
