@@ -12,7 +12,7 @@ import threading
 
 import gradio as gr
 
-from diffusion.app.compare import DEFAULT_GUIDANCES
+from diffusion.app.compare import DEFAULT_GUIDANCES, compare
 from diffusion.app import player
 from diffusion.app.components import METHOD_NOTES, RawNumber, method_controls, param_component
 from diffusion.app.engine import EXACT, SHIPPED, Engine
@@ -91,9 +91,10 @@ def world_tab(name: str) -> dict:
             if w.has_field:
                 c["kinds"] = gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
                                               label="direction field (arrows x0_hat - x_t)")
-                c["field"] = gr.Image(label="direction field", type="numpy", format="png")
+                c["field"] = gr.Image(label="direction field", type="numpy", format="png", elem_id=f"field-{name}")
                 c["scrub"] = gr.Slider(0, w.sampling["steps"], value=w.sampling["steps"], step=1,
-                                       label="direction field at step", interactive=False, elem_id=f"scrub-{name}")
+                                       label="direction field at step (follows the player when it stops)",
+                                       interactive=False, elem_id=f"scrub-{name}", elem_classes="gde-follow")
             with gr.Row():
                 c["final"] = gr.Image(label="final samples", type="filepath", elem_id=f"final-{name}")
                 c["video"] = gr.Video(label="animation (MP4)", autoplay=True, loop=True)
@@ -186,7 +187,6 @@ def compare_tab(demo: gr.Blocks, H: SamplingHandlers) -> None:
 
 
 def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
-    gr.Markdown(limits_text())
     first = get_world(world_names()[0])
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -195,20 +195,23 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
             width = gr.Slider(32, 512, value=128, step=32, label="2D: MLP width")
             size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
             seconds = gr.Slider(10, 600, value=first.live["max_seconds"], step=10, label="time budget (s)")
-            lr = gr.Number(2e-3, label="learning rate")
-            p_uncond = gr.Slider(0, 1, value=0.2, step=0.05, label="p_uncond (label dropout)")
-            seed = gr.Number(0, precision=0, label="seed", minimum=0)
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
-            upload = gr.File(label="upload a checkpoint (config.json + model.safetensors + diffusion.json, or a .zip)",
-                             file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
-            use = gr.Button("Use uploaded checkpoint")
+            with gr.Accordion("more: learning rate, label dropout, seed", open=False):
+                lr = gr.Number(2e-3, label="learning rate")
+                p_uncond = gr.Slider(0, 1, value=0.2, step=0.05, label="p_uncond (label dropout)")
+                seed = gr.Number(0, precision=0, label="seed", minimum=0)
+            with gr.Accordion("upload a checkpoint", open=False):
+                upload = gr.File(label="config.json + model.safetensors + diffusion.json, or a .zip",
+                                 file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
+                use = gr.Button("Use uploaded checkpoint")
         with gr.Column(scale=2):
             status = gr.Markdown("Pick a world and press **Train**.")
             loss = gr.Image(label="loss", type="numpy", format="png", elem_id="train-loss")
             preview = gr.Image(label="samples from the model so far (guidance 2, DDIM)", type="numpy", format="png")
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
+            gr.Markdown(limits_text())
 
     def sizes(w):
         vector = isinstance(get_world(w).live["size"], int)  # vector worlds take a width, images a size
@@ -286,7 +289,8 @@ def build() -> gr.Blocks:
 
 
 def warm_up(H: SamplingHandlers) -> None:
-    """Load the models and precompute the examples, so first visitors get instant answers."""
+    """Load the models and precompute the examples (the first is each tab's default run, which
+    the page draws at load) and the default comparison, so first visitors get instant answers."""
     for name in world_names():
         for label, guidance, steps, sampler, seed, n in get_world(name).examples:
             try:
@@ -294,9 +298,15 @@ def warm_up(H: SamplingHandlers) -> None:
                                    background=True)
                 H.engine.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
                 H.artifacts(res)
+                player.frames(res)
             except Exception as e:  # a missing checkpoint is reported when the tab is used
                 print(f"warm-up skipped {name}: {e}")
                 break
+    first = get_world(world_names()[-1])
+    try:
+        compare(H.engine, first.name, first.default_label, 0, DEFAULT_GUIDANCES)
+    except Exception as e:
+        print(f"warm-up skipped the comparison: {e}")
 
 
 demo = build()  # cheap: no model is loaded until a request (or the warm-up) needs it

@@ -1,8 +1,9 @@
 """In a real browser: Playwright drives Debian's Chromium (Playwright cannot download its own here),
 at 1400 px and at 400 px wide. With no click, every tab shows a result (the default runs playing,
-the default comparison, the shipped model's loss curve); the player plays and pauses in the
-browser; a new run replaces the old one on screen and the scrubber spans the new run; a
-comparison of two methods draws its plot.
+the default comparison, the shipped model's loss curve), at 400 px within 900 px of the page's
+top; every tab is in sight; the player plays and pauses in the browser, and where it stops the
+direction field follows; a new run replaces the old one on screen and the scrubber spans the new
+run; a comparison of two methods draws its plot.
 
 Screenshots and a short animation go to the test's temp folder, and to docs/ (the README's
 pictures) where they are missing or with UPDATE_SCREENSHOTS=1. A missing Chromium fails the test:
@@ -51,6 +52,13 @@ def small_png(page, path: Path, **kwargs) -> Path:
     return path
 
 
+def first_screen(page, selector: str, width: int) -> None:
+    """At 400 px the tab's first result starts within FIRST_SCREEN px of the page's top."""
+    top = page.evaluate("s => document.querySelector(s).getBoundingClientRect().top + window.scrollY", selector)
+    if width == 400:
+        assert top <= FIRST_SCREEN, f"{selector} starts {top:.0f} px down at 400 px"
+
+
 def settle(page, world: str) -> None:
     """For a picture: the run's files are written and the player stops at a step mid-run."""
     page.locator(f"#final-{world} img").wait_for(timeout=LOAD)
@@ -80,14 +88,14 @@ def test_every_tab_shows_a_result_at_load(site, width, tmp_path):
         assert page.get_by_role("tab", name=tab).is_visible(), f"tab {tab!r} is hidden at {width} px"
     # 2D points is the first tab: its default run plays without a click
     page.locator(f"#player-points {SHOWN}").wait_for(timeout=LOAD)
-    top = page.locator("#player-points .gde-frames").bounding_box()["y"]
-    if width == 400:
-        assert top <= FIRST_SCREEN, f"the first result starts {top:.0f} px down at 400 px"
+    assert page.locator("#player-points .gde-play").inner_text() == "pause"  # playing on its own
+    first_screen(page, "#player-points .gde-frames", width)
     settle(page, "points")
     keep(small_png(page, tmp_path / f"points_{width}.png"), f"points_{width}.png")
 
     page.get_by_role("tab", name="MNIST digits").click()
     page.locator(f"#player-mnist {SHOWN}").wait_for(timeout=LOAD)
+    first_screen(page, "#player-mnist .gde-frames", width)
     if width == 1400:
         settle(page, "mnist")
         keep(small_png(page, tmp_path / "mnist.png"), "mnist.png")
@@ -96,12 +104,14 @@ def test_every_tab_shows_a_result_at_load(site, width, tmp_path):
     page.locator("#compare-plot img").wait_for(timeout=LOAD)  # the default comparison's frontier plot
     page.locator("#compare-grid img").wait_for(timeout=10_000)
     page.get_by_text("6 of 6 done").wait_for(timeout=10_000)
+    first_screen(page, "#compare-grid img", width)
     assert page.locator("#compare-table [role=gridcell]").count() >= 6  # a measured row per scale
     if width == 1400:
         keep(small_png(page, tmp_path / "compare.png", full_page=True), "compare.png")
 
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-loss img").wait_for(timeout=LOAD)  # the shipped model's loss curve
+    first_screen(page, "#train-loss img", width)
     page.close()
 
 
@@ -121,6 +131,15 @@ def test_player_plays_and_a_new_run_replaces_the_old(site, width, tmp_path):
     play.click()
     if width == 1400:
         animate(page, tmp_path)
+        # Stopped at a step, the player moves the direction field there (its one server call)
+        page.locator("#field-points img").wait_for(timeout=60_000)
+        field = page.locator("#field-points img").get_attribute("src")
+        page.locator("#player-points .gde-scrub").fill("10")
+        assert shown_step(page, "points").startswith("step 20 of 100")
+        page.wait_for_function("() => document.querySelector('#scrub-points input[type=number]').value === '20'",
+                               timeout=10_000)
+        page.wait_for_function("f => document.querySelector('#field-points img').src !== f", arg=field,
+                               timeout=60_000)
 
     old_run = player(page, "points").get_attribute("data-run")
     steps = page.locator("#steps-points input[type=number]")

@@ -45,7 +45,18 @@
     s.playing = !s.playing;
     s.acc = s.hold = 0;
     label(el);
+    if (!s.playing) follow(el);
   });
+
+  // A step slider with class gde-follow in the same tab (the 2D direction field's) follows the
+  // step the user stops at: one server call per stop, none while playing.
+  function follow(el) {
+    const box = el.closest(".tabitem")?.querySelector(".gde-follow input[type=number]");
+    if (!box || box.disabled) return;
+    box.value = el._gde.steps[el._gde.i];
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+    box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+  }
 
   document.addEventListener("input", (e) => {
     if (!e.target.matches(".gde-player .gde-scrub")) return;
@@ -53,6 +64,9 @@
     s.playing = false;
     label(el);
     show(el, Number(e.target.value));
+  });
+  document.addEventListener("change", (e) => {
+    if (e.target.matches(".gde-player .gde-scrub")) follow(e.target.closest(".gde-player"));
   });
 
   let last = performance.now();
