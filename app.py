@@ -12,9 +12,10 @@ import threading
 
 import gradio as gr
 
-from diffusion.app.compare import DEFAULT_GUIDANCES, compare
 from diffusion.app import player
-from diffusion.app.components import METHOD_NOTES, RawNumber, method_controls, param_component
+from diffusion.app.compare import DEFAULT_GUIDANCES
+from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, method_controls,
+                                      param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
 from diffusion.app.handlers import DENOISERS, NETWORK, SAME_ON_EXACT, SamplingHandlers, new_seed
 from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
@@ -25,23 +26,6 @@ from diffusion.worlds import get_world, world_names
 from diffusion.worlds.labels import label_choices
 
 SAMPLER_CHOICES = [(s.upper().replace("UNIPC", "UniPC"), s) for s in SAMPLER.choices]
-EXPLAIN = """
-**Guidance scale s.** The network predicts the noise twice, with the label and with the empty label,
-and mixes them: `eps = eps_uncond + s * (eps_cond - eps_uncond)`. `s = 0` ignores the label,
-`s = 1` is the plain conditional model, `s > 1` pushes further toward the label: samples get more
-typical and less varied, and very large scales overshoot.
-
-**x0 prediction.** At every step the model's noise estimate implies a guess of the clean sample,
-`x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`: blurry early, sharp late. The right panel shows it.
-
-**"random"** is the empty-set label: the unconditional model, which should draw every class.
-
-**Guidance method.** CFG is where guidance started; the other methods change how the two predictions
-are mixed (rescale, interval, APG, CFG-Zero*) or what the label's prediction is compared with
-(autoguidance: a weaker model; classifier guidance: a classifier's gradient). **Exact reference**
-swaps the network for the exact denoiser of a small pool of training examples: a perfect model of
-them, to see what each method does when the model makes no error.
-"""
 # public name -> (method, core name, Param, default): the guidance methods' parameters
 METHOD_PARAMS_UI = {k: (*PUBLIC_PARAMS[k], param_default(k)) for k in PUBLIC_PARAMS}
 
@@ -172,10 +156,7 @@ def compare_tab(demo: gr.Blocks, H: SamplingHandlers) -> None:
             plot = gr.Image(label="frontier", show_label=False, type="numpy", format="png", elem_id="compare-plot")
             note = gr.Markdown(first.frontier_note, elem_id="compare-note")
         table = gr.Dataframe(label="measured", interactive=False, elem_id="compare-table")
-    gr.Markdown("Same label, same seed, same initial noise: only the guidance method (rows) and the guidance "
-                "scale (columns) change. 2D: distance to the pattern and coverage of it (lower is better for "
-                "both) and spread; MNIST: LeNet accuracy, diversity (mean pairwise pixel distance) and FLD "
-                "against real digits of the class. Each picture appears as soon as it is done.")
+    gr.Markdown(COMPARE_INTRO)
     world.change(lambda w: (gr.update(choices=label_choices(get_world(w).labels), value=get_world(w).default_label),
                             H.model_choices(w) | {"value": SHIPPED}, get_world(w).frontier_note), world,
                  [label, model, note], api_visibility="private")
@@ -288,27 +269,6 @@ def build() -> gr.Blocks:
     return demo
 
 
-def warm_up(H: SamplingHandlers) -> None:
-    """Load the models and precompute the examples (the first is each tab's default run, which
-    the page draws at load) and the default comparison, so first visitors get instant answers."""
-    for name in world_names():
-        for label, guidance, steps, sampler, seed, n in get_world(name).examples:
-            try:
-                res = H.engine.run(H.request(name, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
-                                   background=True)
-                H.engine.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
-                H.artifacts(res)
-                player.frames(res)
-            except Exception as e:  # a missing checkpoint is reported when the tab is used
-                print(f"warm-up skipped {name}: {e}")
-                break
-    first = get_world(world_names()[-1])
-    try:
-        compare(H.engine, first.name, first.default_label, 0, DEFAULT_GUIDANCES)
-    except Exception as e:
-        print(f"warm-up skipped the comparison: {e}")
-
-
 demo = build()  # cheap: no model is loaded until a request (or the warm-up) needs it
 # System fonts: the page must not wait for a font hub (the app works offline).
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -323,5 +283,5 @@ def launch(**kwargs):
 
 
 if __name__ == "__main__":
-    threading.Thread(target=warm_up, args=(demo.handlers,), daemon=True, name="warm-up").start()
+    threading.Thread(target=demo.handlers.warm_up, daemon=True, name="warm-up").start()
     launch()

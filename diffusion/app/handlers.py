@@ -22,10 +22,10 @@ from ..core.guidance import doubles_batch
 from ..drawing.pictures import save_png
 from ..drawing.plots import field_png, frontier_png
 from ..inputs import PUBLIC_PARAMS
-from ..worlds import get_world
+from ..worlds import get_world, world_names
 from ..worlds.labels import RANDOM, label_index
 from . import media, player
-from .compare import DEFAULT_METHODS, compare, compare_stream
+from .compare import DEFAULT_GUIDANCES, DEFAULT_METHODS, compare, compare_stream
 from .engine import EXACT, SHIPPED, Engine, Progress, Request, Result
 
 OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
@@ -160,6 +160,26 @@ class SamplingHandlers:
     def model_choices(self, world):
         return gr.update(choices=self.engine.models.names(world))
 
+    def warm_up(self) -> None:
+        """Load the models and precompute the examples (the first is each tab's default run, which
+        the page draws at load) and the default comparison, so first visitors get instant answers."""
+        for name in world_names():
+            for label, guidance, steps, sampler, seed, n in get_world(name).examples:
+                try:
+                    res = self.engine.run(self.request(name, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
+                                          background=True)
+                    self.engine.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
+                    self.artifacts(res)
+                    player.frames(res)
+                except Exception as e:  # a missing checkpoint is reported when the tab is used
+                    print(f"warm-up skipped {name}: {e}")
+                    break
+        first = get_world(world_names()[-1])
+        try:
+            compare(self.engine, first.name, first.default_label, 0, DEFAULT_GUIDANCES)
+        except Exception as e:
+            print(f"warm-up skipped the comparison: {e}")
+
     # -- the named API ---------------------------------------------------------------------------
     def api_sample(self, world, label, guidance, steps, sampler, seed, n, method="cfg", *values):
         """The final samples as a picture (PNG) and as data (.npy in the world's public format)."""
@@ -216,5 +236,5 @@ def frontier_plot(c):
 
 # Every public method becomes a gr.Error-raising handler.
 for _name, _fn in list(vars(SamplingHandlers).items()):
-    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field"):
+    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field", "warm_up"):
         setattr(SamplingHandlers, _name, user_errors(_fn))
