@@ -1,4 +1,4 @@
-"""Gradio components of our own. `RawNumber` hands the named API's numbers to our handlers as the
+"""Gradio components of our own, and the app's longer texts. `RawNumber` hands the named API's numbers to our handlers as the
 client sent them: gr.Number would round, bound or convert them first (precision=0 rounds 3.7 to 4,
 a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range."""
 from __future__ import annotations
@@ -16,7 +16,29 @@ class RawNumber(gr.Number):
         return {"type": "number"}
 
 
-# One plain sentence per guidance method, for the app.
+# The app's longer texts: the world tabs' explanation, the comparison tab's, one sentence per method.
+EXPLAIN = """
+**Guidance scale s.** The network predicts the noise twice, with the label and with the empty label,
+and mixes them: `eps = eps_uncond + s * (eps_cond - eps_uncond)`. `s = 0` ignores the label,
+`s = 1` is the plain conditional model, `s > 1` pushes further toward the label: samples get more
+typical and less varied, and very large scales overshoot.
+
+**x0 prediction.** At every step the model's noise estimate implies a guess of the clean sample,
+`x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`: blurry early, sharp late. The right panel shows it.
+
+**"random"** is the empty-set label: the unconditional model, which should draw every class.
+
+**Guidance method.** CFG is where guidance started; the other methods change how the two predictions
+are mixed (rescale, interval, APG, CFG-Zero*) or what the label's prediction is compared with
+(autoguidance: a weaker model; classifier guidance: a classifier's gradient). **Exact reference**
+swaps the network for the exact denoiser of a small pool of training examples: a perfect model of
+them, to see what each method does when the model makes no error.
+"""
+COMPARE_INTRO = ("Same label, same seed, same initial noise: only the guidance method (rows) and the guidance "
+                 "scale (columns) change. 2D: distance to the pattern and coverage of it (lower is better for "
+                 "both) and spread; MNIST: LeNet accuracy, diversity (mean pairwise pixel distance) and FLD "
+                 "against real digits of the class. Each picture appears as soon as it is done.")
+
 METHOD_NOTES = {
     "cfg": "CFG (Ho & Salimans 2022): eps = eps_u + s (eps_c - eps_u), at every step.",
     "rescale": "CFG rescale (Lin et al. 2023): CFG, then rescaled toward the spread of eps_c by phi; "

@@ -90,6 +90,13 @@ class TrainHandlers:
                    str(zip_checkpoint(snap.folder)), *self._pickers(w.name, name))
             return
 
+    def shipped_loss(self, world):
+        """The training curve of the world's shipped model: what a visitor sees before training."""
+        ck = self.engine.models.get(world).checkpoint
+        h = ck.history or {}
+        return loss_png(h.get("loss", []), h.get("val_loss", []),
+                        title=f"the shipped {get_world(world).title} model: {h.get('step', '?')} steps")
+
     def stop(self):
         job = self.jobs.current()
         if job is None or not job.running:
