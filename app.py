@@ -13,12 +13,13 @@ import threading
 import gradio as gr
 
 from diffusion.app.compare import DEFAULT_GUIDANCES
-from diffusion.app.components import METHOD_NOTES, RawNumber, method_controls, param_component
+from diffusion.app.components import METHOD_NOTES, RawNumber, RawSlider, method_controls, param_component
 from diffusion.app.engine import EXACT, SHIPPED, Engine
 from diffusion.app.handlers import DENOISERS, NETWORK, SAME_ON_EXACT, SamplingHandlers, new_seed
 from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
-from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, STEPS,
+from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, SEED, STEPS,
                               param_default)
+from diffusion.training.job_spec import LR, MAX_SECONDS, P_UNCOND
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
 from diffusion.worlds.labels import label_choices
@@ -61,21 +62,21 @@ def world_tab(name: str) -> dict:
                                      info=f"exact reference: the exact denoiser of {w.exact_pool} training "
                                           "examples per class (a perfect model of them)")
             c["label"] = gr.Dropdown(label_choices(w.labels), value=w.default_label, label="class label")
-            c["guidance"] = gr.Slider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
+            c["guidance"] = RawSlider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
             with gr.Row():
                 for g in (0, 0.5, 1, 2, 3, 5, 7.5, 10):
                     gr.Button(f"{g:g}", size="sm", min_width=36).click(lambda g=g: g, None, c["guidance"],
                                                                        api_visibility="private")
             c["method"], c["method_note"], c["groups"], c["params"] = method_controls(METHOD.choices, METHOD_PARAMS_UI)
-            c["steps"] = gr.Slider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps")
+            c["steps"] = RawSlider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps")
             c["sampler"] = gr.Radio(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler")
             c["sampler_note"] = gr.Markdown(SAMPLER_NOTES[w.sampling["sampler"]])
-            c["eta"] = gr.Slider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
+            c["eta"] = RawSlider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
                                  visible=False)
             with gr.Row():
-                c["seed"] = gr.Number(0, precision=0, label="seed", minimum=0)
+                c["seed"] = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
                 c["dice"] = gr.Button("new seed", size="sm")
-            c["n"] = gr.Slider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
+            c["n"] = RawSlider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
             c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{name}")
             with gr.Accordion("What am I looking at?", open=True):
                 gr.Markdown(EXPLAIN)
@@ -83,7 +84,7 @@ def world_tab(name: str) -> dict:
             c["status"] = gr.Markdown("Press **Generate** to watch the reverse process.")
             c["frame"] = gr.Image(label="reverse process: x_t (left) and predicted x0 (right)",
                                   type="numpy", format="png", elem_id=f"frame-{name}", show_label=False)
-            c["scrub"] = gr.Slider(0, 100, value=100, step=1, label="step (drag to look at any step)",
+            c["scrub"] = RawSlider(0, 100, value=100, step=1, label="step (drag to look at any step)",
                                    interactive=False, elem_id=f"scrub-{name}")
             if w.has_field:
                 c["kinds"] = gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
@@ -142,7 +143,7 @@ def compare_tab(H: SamplingHandlers) -> None:
         model = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
         denoiser = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser")
         label = gr.Dropdown(label_choices(first.labels), value=first.default_label, label="class label")
-        seed = gr.Number(0, precision=0, label="seed", minimum=0)
+        seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
     with gr.Row():
         methods = gr.CheckboxGroup(list(METHOD.choices), value=["cfg"], label="guidance methods (rows)",
                                    elem_id="compare-methods")
@@ -178,12 +179,13 @@ def train_tab(TH: TrainHandlers, pickers: list) -> None:
         with gr.Column(scale=1, min_width=300):
             world = gr.Radio(world_names(), value=first.name, label="world")
             datasets = gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits")
-            width = gr.Slider(32, 512, value=128, step=32, label="2D: MLP width")
+            width = RawSlider(32, 512, value=128, step=32, label="2D: MLP width")
             size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
-            seconds = gr.Slider(10, 600, value=first.live["max_seconds"], step=10, label="time budget (s)")
-            lr = gr.Number(2e-3, label="learning rate")
-            p_uncond = gr.Slider(0, 1, value=0.2, step=0.05, label="p_uncond (label dropout)")
-            seed = gr.Number(0, precision=0, label="seed", minimum=0)
+            seconds = RawSlider(MAX_SECONDS.lo, MAX_SECONDS.hi, value=first.live["max_seconds"], step=10,
+                                label="time budget (s)")
+            lr = RawNumber(2e-3, label="learning rate", minimum=LR.lo, maximum=LR.hi)
+            p_uncond = RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05, label="p_uncond (label dropout)")
+            seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")

@@ -1,6 +1,7 @@
 """Gradio components of our own. `RawNumber` hands the named API's numbers to our handlers as the
 client sent them: gr.Number would round, bound or convert them first (precision=0 rounds 3.7 to 4,
-a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range."""
+a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range.
+`RawSlider` does the same for the app's sliders: nothing is clamped or refused before that check."""
 from __future__ import annotations
 
 import gradio as gr
@@ -14,6 +15,14 @@ class RawNumber(gr.Number):
 
     def api_info(self) -> dict:
         return {"type": "number"}
+
+
+class RawSlider(gr.Slider):
+    """A slider whose value reaches the handler untouched: gr.Slider would refuse an out-of-range
+    value with a message that does not name the field (`diffusion.inputs` checks it instead)."""
+
+    def preprocess(self, payload):
+        return payload
 
 
 # One plain sentence per guidance method, for the app.
@@ -58,5 +67,5 @@ def param_component(p, value):
     if p.lo is not None and p.hi is not None and p.hi != float("inf"):
         step = 1 if p.kind is int else (p.hi - p.lo) / 20
         lo, hi = p.lo + step * p.lo_open, p.hi - step * p.hi_open
-        return gr.Slider(lo, hi, value=value, step=step, label=label)
-    return gr.Number(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)
+        return RawSlider(lo, hi, value=value, step=step, label=label)
+    return RawNumber(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)

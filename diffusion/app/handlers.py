@@ -21,11 +21,11 @@ from ..core.field import KINDS, direction_field
 from ..core.guidance import doubles_batch
 from ..drawing.pictures import save_png
 from ..drawing.plots import field_png, frontier_png
-from ..inputs import PUBLIC_PARAMS
+from ..inputs import PUBLIC_PARAMS, Param
 from ..worlds import get_world
 from ..worlds.labels import RANDOM, label_index
 from . import media
-from .compare import DEFAULT_METHODS, compare, compare_stream
+from .compare import DEFAULT_METHODS, caption, compare, compare_stream
 from .engine import EXACT, SHIPPED, Engine, Progress, Request, Result
 
 OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
@@ -143,8 +143,8 @@ class SamplingHandlers:
     def field(self, req: Request, res: Result, index, kinds):
         if not get_world(req.world).has_field:
             return None
-        index = max(0, min(int(index), len(res.xs) - 1))
-        kinds = [k for k in (kinds or []) if k in KINDS]
+        index = step_index(res, index)
+        kinds, note = field_kinds(req.label, kinds)
         t = res.timesteps[index]
         f = None
         if kinds:  # no arrows asked for: the points alone, without a network call
@@ -154,8 +154,9 @@ class SamplingHandlers:
             f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t,
                                 method=guider, steps=req.steps, index=index)
         how = "" if req.method == "cfg" else f", {req.method}"
-        title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g}{how})"
-        return field_png(res.xs[index], f, kinds, title)
+        guided = "no guidance" if req.label == RANDOM else f"s = {req.guidance:g}{how}"
+        title = f"x_t at step {index} of {len(res.xs) - 1} (t = {max(t, 0)}): label {req.label}, {guided}"
+        return field_png(res.xs[index], f, kinds, title, note)
 
     def labels_for(self, world, model: str = SHIPPED) -> list[str]:
         return self.engine.models.get(world, model or SHIPPED).labels
@@ -189,7 +190,7 @@ class SamplingHandlers:
             if c.done and r.model == EXACT and {"cfg", "classifier"} <= set(c.methods):
                 status += " " + SAME_ON_EXACT
             yield (media.comparison_grid(c), plot, gr.update(value=c.table(), headers=c.headers), status,
-                   c.world.frontier_note)
+                   caption(c))
             plot = gr.skip()
 
     def compare_guidance(self, world, label, seed, guidances, methods=DEFAULT_METHODS, *values):
@@ -217,8 +218,24 @@ def frontier_plot(c):
                         title=f"{c.world.title}: label {c.label}, seed {c.seed}")
 
 
-def frame(res: Result, index: int):
-    index = max(0, min(int(index), len(res.xs) - 1))
+def field_kinds(label: str, kinds) -> tuple[list[str], str]:
+    """The arrows to draw for `label`, and a note when some asked for are left out: with the
+    label "random" the conditional prediction is the unconditional one, so there is nothing to
+    guide toward and only the unconditional arrows are drawn."""
+    kinds = [k for k in KINDS if k in (kinds or [])]
+    if label != RANDOM or kinds in ([], ["unconditional"]):
+        return kinds, ""
+    return ["unconditional"], "label random: cond = uncond, nothing to guide toward (uncond arrows only)"
+
+
+def step_index(res: Result, index) -> int:
+    """The scrubber's step, checked like every input (a stale or out-of-range step is an error
+    naming the field, not moved silently to the nearest stored one)."""
+    return Param("step", int, 0, len(res.xs) - 1).check(index)
+
+
+def frame(res: Result, index):
+    index = step_index(res, index)
     return media.frame_image(res.request.world, res.xs[index], res.x0s[index], index, len(res.xs),
                              res.timesteps[index])
 
