@@ -12,6 +12,7 @@ import threading
 
 import gradio as gr
 
+from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
 from diffusion.app.components import METHOD_NOTES, RawNumber, RawSlider, method_controls, param_component
 from diffusion.app.engine import EXACT, SHIPPED, Engine
@@ -232,14 +233,14 @@ def api_endpoints(H: SamplingHandlers) -> None:
             def sample(*args, name=name):
                 return H.api_sample(name, *args)
             noun = get_world(name).noun
-            sample.__doc__ = f"{get_world(name).title}: the final {noun} as a picture (PNG) and as data (.npy)."
+            sample.__doc__, sample.__name__ = sample_doc(name), f"sample_{noun}"  # the MCP tool's text and name
             names = ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_PARAMS_UI]
             gr.Button().click(with_names(sample, names), [label, guidance, steps, sampler, seed, n, method, *params],
                               [image, data], api_name=f"sample_{noun}", concurrency_id="sampling")
 
         def compare_guidance(*args):
             return H.compare_guidance(*args)
-        compare_guidance.__doc__ = H.compare_guidance.__doc__
+        compare_guidance.__doc__ = compare_doc()
         names = ["world", "label", "seed", "guidances", "methods", *METHOD_PARAMS_UI]
         gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
                           [grid, metrics], api_name="compare_guidance", concurrency_id="sampling")
@@ -293,7 +294,8 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
 
 
 def launch(**kwargs):
-    return demo.launch(theme=THEME, **kwargs)
+    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/)."""
+    return demo.launch(theme=THEME, mcp_server=True, **kwargs)
 
 
 if __name__ == "__main__":

@@ -173,14 +173,17 @@ class SamplingHandlers:
         return files["png"], files["npy"]
 
     # -- the guidance comparison -------------------------------------------------------------------
-    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK, *values):
+    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK,
+                   progress=gr.Progress(), *values):
         """Stream the methods x scales comparison: after every finished cell the grid (unfinished
         cells blank), the table and the status; the frontier plot after each method's last scale.
-        Yields (grid, plot, table, status, note under the plot)."""
+        Yields (grid, plot, table, status, caption under the plot). `progress` comes before the
+        method parameters (`values`) because Gradio fills it in only at a positional place."""
         start = time.perf_counter()
         plot = gr.skip()
         for c in compare_stream(self.engine, world, label, seed, guidances, methods, method_values(values),
                                 model_name(model, denoiser)):
+            progress(len(c.cells) / len(c.requests), desc=f"{len(c.cells)} of {len(c.requests)} cells")
             if len(c.cells) % len(c.guidances) == 0:  # a method's row is complete: redraw its curve
                 plot = frontier_plot(c)
             r = c.requests[0]
