@@ -209,6 +209,8 @@ def train_tab(TH: TrainHandlers, pickers: list) -> None:
                 [loss, preview, status, download, *pickers], concurrency_limit=None, api_visibility="private")
     stop.click(TH.stop, None, status, queue=False, api_visibility="private")
     use.click(TH.use_upload, upload, [status, *pickers], api_visibility="private")
+    uploaded = gr.State([])  # the shown upload's files, removed from the server when replaced
+    upload.change(TH.replace_upload, [upload, uploaded], uploaded, api_visibility="private")
 
 
 def with_names(fn, names: list[str]):

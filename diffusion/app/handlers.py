@@ -7,7 +7,6 @@ ValueError becomes a `gr.Error` naming the field, the value and the allowed rang
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import random
 import tempfile
@@ -95,7 +94,7 @@ class SamplingHandlers:
     def artifacts(self, res: Result) -> dict:
         """The result's downloads and final picture, written once per cached result."""
         if not res.artifacts:
-            folder = OUT / hashlib.sha1(repr(res.request).encode()).hexdigest()[:16]
+            folder = OUT / media.run_id(res.request)
             res.artifacts.update({k: str(v) for k, v in media.export(res, folder).items()})
         return res.artifacts
 
@@ -201,7 +200,7 @@ class SamplingHandlers:
         method, a column per scale) and the metrics per method and scale."""
         c = compare(self.engine, world, label, seed, guidances, methods=methods, method_params=method_values(values))
         OUT.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha1(repr(c.requests).encode()).hexdigest()[:12]
+        key = media.run_id(c.requests)[:12]
         path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{key}.png"
         save_png(media.comparison_grid(c), path)
         return str(path), c.as_json()
