@@ -117,3 +117,11 @@ def test_the_comparison_takes_the_sliders_range():
     scales = next(b for b in fn.inputs if b.label == "guidance scales (comma-separated)")
     with pytest.raises(gr.Error, match=re.escape("guidance=20 is not allowed; allowed: a number in 0..10")):
         call(fn, {scales: "0, 20"})
+
+
+def test_the_raw_controls_use_gradios_own_front_ends():
+    """A subclass is drawn by the front end of its name unless it is a template of its parent:
+    an unknown name leaves a loading overlay over the page."""
+    raw = {type(b) for b in demo.blocks.values() if type(b).__module__.startswith("diffusion")}
+    assert raw and all(cls().get_block_name() == cls.__base__.__name__.lower() for cls in raw)
+    assert {b.get_block_name() for b in demo.blocks.values() if isinstance(b, gr.Slider)} == {"slider"}

@@ -9,6 +9,7 @@ import gradio as gr
 
 class RawNumber(gr.Number):
     """A number field whose value reaches the handler untouched (checked there)."""
+    is_template = True  # Gradio draws it with its parent's (gr.Number's) front end
 
     def preprocess(self, payload):
         return payload
@@ -20,6 +21,7 @@ class RawNumber(gr.Number):
 class RawSlider(gr.Slider):
     """A slider whose value reaches the handler untouched: gr.Slider would refuse an out-of-range
     value with a message that does not name the field (`diffusion.inputs` checks it instead)."""
+    is_template = True  # drawn by gr.Slider's front end
 
     def preprocess(self, payload):
         return payload
