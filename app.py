@@ -13,14 +13,16 @@ import threading
 import gradio as gr
 
 from diffusion.app import player
+from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
-from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, method_controls,
+from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, RawSlider, method_controls,
                                       param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
 from diffusion.app.handlers import DENOISERS, NETWORK, SAME_ON_EXACT, SamplingHandlers, new_seed
 from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
-from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, STEPS,
+from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, SEED, STEPS,
                               param_default)
+from diffusion.training.job_spec import LR, MAX_SECONDS, P_UNCOND
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
 from diffusion.worlds.labels import label_choices
@@ -44,23 +46,23 @@ def world_tab(name: str) -> dict:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             c["label"] = gr.Dropdown(label_choices(w.labels), value=w.default_label, label="class label")
-            c["guidance"] = gr.Slider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
+            c["guidance"] = RawSlider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
             with gr.Row(elem_classes="gde-quick"):
                 for g in (0, 0.5, 1, 2, 3, 5, 7.5, 10):
                     gr.Button(f"{g:g}", size="sm", min_width=36).click(lambda g=g: g, None, c["guidance"],
                                                                        api_visibility="private")
             with gr.Row():
-                c["steps"] = gr.Slider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps",
+                c["steps"] = RawSlider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps",
                                        elem_id=f"steps-{name}", min_width=150)
                 c["sampler"] = gr.Dropdown(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler",
                                            min_width=120)
             with gr.Row():
-                c["seed"] = gr.Number(0, precision=0, label="seed", minimum=0, min_width=100)
+                c["seed"] = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi, min_width=100)
                 c["dice"] = gr.Button("new seed", size="sm", min_width=80)
                 c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{name}", min_width=100)
             with gr.Accordion("more: guidance method, model, count", open=False):
                 c["sampler_note"] = gr.Markdown(SAMPLER_NOTES[w.sampling["sampler"]])
-                c["eta"] = gr.Slider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
+                c["eta"] = RawSlider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
                                      visible=False)
                 c["method"], c["method_note"], c["groups"], c["params"] = method_controls(METHOD.choices,
                                                                                           METHOD_PARAMS_UI)
@@ -68,7 +70,7 @@ def world_tab(name: str) -> dict:
                 c["denoiser"] = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser",
                                          info=f"exact reference: the exact denoiser of {w.exact_pool} training "
                                               "examples per class (a perfect model of them)")
-                c["n"] = gr.Slider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
+                c["n"] = RawSlider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
         with gr.Column(scale=2):
             c["player"] = gr.HTML(player.placeholder_html(), elem_id=f"player-{name}", js_on_load=None)
             c["status"] = gr.Markdown("Loading the default run...", elem_id=f"status-{name}")
@@ -76,7 +78,7 @@ def world_tab(name: str) -> dict:
                 c["kinds"] = gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
                                               label="direction field (arrows x0_hat - x_t)")
                 c["field"] = gr.Image(label="direction field", type="numpy", format="png", elem_id=f"field-{name}")
-                c["scrub"] = gr.Slider(0, w.sampling["steps"], value=w.sampling["steps"], step=1,
+                c["scrub"] = RawSlider(0, w.sampling["steps"], value=w.sampling["steps"], step=1,
                                        label="direction field at step (follows the player when it stops)",
                                        interactive=False, elem_id=f"scrub-{name}", elem_classes="gde-follow")
             with gr.Row():
@@ -134,7 +136,7 @@ def compare_tab(demo: gr.Blocks, H: SamplingHandlers) -> None:
     with gr.Row():
         world = gr.Radio(world_names(), value=first.name, label="world", min_width=150)
         label = gr.Dropdown(label_choices(first.labels), value=first.default_label, label="class label", min_width=90)
-        seed = gr.Number(0, precision=0, label="seed", minimum=0, min_width=90)
+        seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi, min_width=90)
     with gr.Row():
         methods = gr.Dropdown(list(METHOD.choices), value=["cfg"], multiselect=True, label="guidance methods (rows)",
                               elem_id="compare-methods", min_width=150)
@@ -173,16 +175,17 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
         with gr.Column(scale=1, min_width=300):
             world = gr.Radio(world_names(), value=first.name, label="world")
             datasets = gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits")
-            width = gr.Slider(32, 512, value=128, step=32, label="2D: MLP width")
+            width = RawSlider(32, 512, value=128, step=32, label="2D: MLP width")
             size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
-            seconds = gr.Slider(10, 600, value=first.live["max_seconds"], step=10, label="time budget (s)")
+            seconds = RawSlider(MAX_SECONDS.lo, MAX_SECONDS.hi, value=first.live["max_seconds"], step=10,
+                                label="time budget (s)")
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
             with gr.Accordion("more: learning rate, label dropout, seed", open=False):
-                lr = gr.Number(2e-3, label="learning rate")
-                p_uncond = gr.Slider(0, 1, value=0.2, step=0.05, label="p_uncond (label dropout)")
-                seed = gr.Number(0, precision=0, label="seed", minimum=0)
+                lr = RawNumber(2e-3, label="learning rate", minimum=LR.lo, maximum=LR.hi)
+                p_uncond = RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05, label="p_uncond (label dropout)")
+                seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
             with gr.Accordion("upload a checkpoint", open=False):
                 upload = gr.File(label="config.json + model.safetensors + diffusion.json, or a .zip",
                                  file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
@@ -206,6 +209,8 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
                 [loss, preview, status, download, *pickers], concurrency_limit=None, api_visibility="private")
     stop.click(TH.stop, None, status, queue=False, api_visibility="private")
     use.click(TH.use_upload, upload, [status, *pickers], api_visibility="private")
+    uploaded = gr.State([])  # the shown upload's files, removed from the server when replaced
+    upload.change(TH.replace_upload, [upload, uploaded], uploaded, api_visibility="private")
 
 
 def with_names(fn, names: list[str]):
@@ -230,14 +235,14 @@ def api_endpoints(H: SamplingHandlers) -> None:
             def sample(*args, name=name):
                 return H.api_sample(name, *args)
             noun = get_world(name).noun
-            sample.__doc__ = f"{get_world(name).title}: the final {noun} as a picture (PNG) and as data (.npy)."
+            sample.__doc__, sample.__name__ = sample_doc(name), f"sample_{noun}"  # the MCP tool's text and name
             names = ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_PARAMS_UI]
             gr.Button().click(with_names(sample, names), [label, guidance, steps, sampler, seed, n, method, *params],
                               [image, data], api_name=f"sample_{noun}", concurrency_id="sampling")
 
         def compare_guidance(*args):
             return H.compare_guidance(*args)
-        compare_guidance.__doc__ = H.compare_guidance.__doc__
+        compare_guidance.__doc__ = compare_doc()
         names = ["world", "label", "seed", "guidances", "methods", *METHOD_PARAMS_UI]
         gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
                           [grid, metrics], api_name="compare_guidance", concurrency_id="sampling")
@@ -279,7 +284,8 @@ PLAYER_JS, PLAYER_CSS = player.assets()
 
 
 def launch(**kwargs):
-    return demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, **kwargs)
+    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/)."""
+    return demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, **kwargs)
 
 
 if __name__ == "__main__":

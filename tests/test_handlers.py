@@ -58,7 +58,8 @@ def test_the_field_at_stored_steps():
     assert field.ndim == 3 and field.shape[2] == 3
     assert not np.array_equal(field, h.field_at(state, 0, []))  # the arrows are drawn
     assert not np.array_equal(h.field_at(state, 9, []), h.field_at(state, 0, []))  # another step's points
-    assert h.field_at(state, 10_000, []).shape == field.shape  # the last step
+    with pytest.raises(gr.Error, match="step=10000 is not allowed; allowed: an integer in 0..20"):
+        h.field_at(state, 10_000, [])  # refused, not moved silently to the last step
     assert h.field_at(None, 3, []) == gr.skip()
 
     png, metrics = h.compare_guidance("mnist", "1", 0, "0, 2")

@@ -1,6 +1,7 @@
 """Gradio components of our own, and the app's longer texts. `RawNumber` hands the named API's numbers to our handlers as the
 client sent them: gr.Number would round, bound or convert them first (precision=0 rounds 3.7 to 4,
-a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range."""
+a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range.
+`RawSlider` does the same for the app's sliders: nothing is clamped or refused before that check."""
 from __future__ import annotations
 
 import gradio as gr
@@ -8,6 +9,7 @@ import gradio as gr
 
 class RawNumber(gr.Number):
     """A number field whose value reaches the handler untouched (checked there)."""
+    is_template = True  # Gradio draws it with its parent's (gr.Number's) front end
 
     def preprocess(self, payload):
         return payload
@@ -39,6 +41,16 @@ COMPARE_INTRO = ("Same label, same seed, same initial noise: only the guidance m
                  "both) and spread; MNIST: LeNet accuracy, diversity (mean pairwise pixel distance) and FLD "
                  "against real digits of the class. Each picture appears as soon as it is done.")
 
+class RawSlider(gr.Slider):
+    """A slider whose value reaches the handler untouched: gr.Slider would refuse an out-of-range
+    value with a message that does not name the field (`diffusion.inputs` checks it instead)."""
+    is_template = True  # drawn by gr.Slider's front end
+
+    def preprocess(self, payload):
+        return payload
+
+
+# One plain sentence per guidance method, for the app.
 METHOD_NOTES = {
     "cfg": "CFG (Ho & Salimans 2022): eps = eps_u + s (eps_c - eps_u), at every step.",
     "rescale": "CFG rescale (Lin et al. 2023): CFG, then rescaled toward the spread of eps_c by phi; "
@@ -80,5 +92,5 @@ def param_component(p, value):
     if p.lo is not None and p.hi is not None and p.hi != float("inf"):
         step = 1 if p.kind is int else (p.hi - p.lo) / 20
         lo, hi = p.lo + step * p.lo_open, p.hi - step * p.hi_open
-        return gr.Slider(lo, hi, value=value, step=step, label=label)
-    return gr.Number(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)
+        return RawSlider(lo, hi, value=value, step=step, label=label)
+    return RawNumber(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)

@@ -7,7 +7,6 @@ ValueError becomes a `gr.Error` naming the field, the value and the allowed rang
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import random
 import tempfile
@@ -21,11 +20,11 @@ from ..core.field import KINDS, direction_field
 from ..core.guidance import doubles_batch
 from ..drawing.pictures import save_png
 from ..drawing.plots import field_png, frontier_png
-from ..inputs import PUBLIC_PARAMS
+from ..inputs import PUBLIC_PARAMS, Param
 from ..worlds import get_world, world_names
 from ..worlds.labels import RANDOM, label_index
 from . import media, player
-from .compare import DEFAULT_GUIDANCES, DEFAULT_METHODS, compare, compare_stream
+from .compare import DEFAULT_GUIDANCES, DEFAULT_METHODS, caption, compare, compare_stream
 from .engine import EXACT, SHIPPED, Engine, Progress, Request, Result
 
 OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
@@ -93,7 +92,7 @@ class SamplingHandlers:
     def artifacts(self, res: Result) -> dict:
         """The result's downloads and final picture, written once per cached result."""
         if not res.artifacts:
-            folder = OUT / hashlib.sha1(repr(res.request).encode()).hexdigest()[:16]
+            folder = OUT / media.run_id(res.request)
             res.artifacts.update({k: str(v) for k, v in media.export(res, folder).items()})
         return res.artifacts
 
@@ -140,8 +139,8 @@ class SamplingHandlers:
     def field(self, req: Request, res: Result, index, kinds):
         if not get_world(req.world).has_field:
             return None
-        index = max(0, min(int(index), len(res.xs) - 1))
-        kinds = [k for k in (kinds or []) if k in KINDS]
+        index = step_index(res, index)
+        kinds, note = field_kinds(req.label, kinds)
         t = res.timesteps[index]
         f = None
         if kinds:  # no arrows asked for: the points alone, without a network call
@@ -151,8 +150,9 @@ class SamplingHandlers:
             f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t,
                                 method=guider, steps=req.steps, index=index)
         how = "" if req.method == "cfg" else f", {req.method}"
-        title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g}{how})"
-        return field_png(res.xs[index], f, kinds, title)
+        guided = "no guidance" if req.label == RANDOM else f"s = {req.guidance:g}{how}"
+        title = f"x_t at step {index} of {len(res.xs) - 1} (t = {max(t, 0)}): label {req.label}, {guided}"
+        return field_png(res.xs[index], f, kinds, title, note)
 
     def labels_for(self, world, model: str = SHIPPED) -> list[str]:
         return self.engine.models.get(world, model or SHIPPED).labels
@@ -189,14 +189,17 @@ class SamplingHandlers:
         return files["png"], files["npy"]
 
     # -- the guidance comparison -------------------------------------------------------------------
-    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK, *values):
+    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK,
+                   progress=gr.Progress(), *values):
         """Stream the methods x scales comparison: after every finished cell the grid (unfinished
         cells blank), the table and the status; the frontier plot after each method's last scale.
-        Yields (grid, plot, table, status, note under the plot)."""
+        Yields (grid, plot, table, status, caption under the plot). `progress` comes before the
+        method parameters (`values`) because Gradio fills it in only at a positional place."""
         start = time.perf_counter()
         plot = gr.skip()
         for c in compare_stream(self.engine, world, label, seed, guidances, methods, method_values(values),
                                 model_name(model, denoiser)):
+            progress(len(c.cells) / len(c.requests), desc=f"{len(c.cells)} of {len(c.requests)} cells")
             if len(c.cells) % len(c.guidances) == 0:  # a method's row is complete: redraw its curve
                 plot = frontier_plot(c)
             r = c.requests[0]
@@ -206,7 +209,7 @@ class SamplingHandlers:
             if c.done and r.model == EXACT and {"cfg", "classifier"} <= set(c.methods):
                 status += " " + SAME_ON_EXACT
             yield (media.comparison_grid(c), plot, gr.update(value=c.table(), headers=c.headers), status,
-                   c.world.frontier_note)
+                   caption(c))
             plot = gr.skip()
 
     def compare_guidance(self, world, label, seed, guidances, methods=DEFAULT_METHODS, *values):
@@ -214,7 +217,7 @@ class SamplingHandlers:
         method, a column per scale) and the metrics per method and scale."""
         c = compare(self.engine, world, label, seed, guidances, methods=methods, method_params=method_values(values))
         OUT.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha1(repr(c.requests).encode()).hexdigest()[:12]
+        key = media.run_id(c.requests)[:12]
         path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{key}.png"
         save_png(media.comparison_grid(c), path)
         return str(path), c.as_json()
@@ -232,6 +235,22 @@ def frontier_plot(c):
     named = dict(zip(c.world.metric_names, c.world.metric_headers(c.label)))
     return frontier_png(c.frontier(), named.get(x, x), named.get(y, y),
                         title=f"{c.world.title}: label {c.label}, seed {c.seed}")
+
+
+def field_kinds(label: str, kinds) -> tuple[list[str], str]:
+    """The arrows to draw for `label`, and a note when some asked for are left out: with the
+    label "random" the conditional prediction is the unconditional one, so there is nothing to
+    guide toward and only the unconditional arrows are drawn."""
+    kinds = [k for k in KINDS if k in (kinds or [])]
+    if label != RANDOM or kinds in ([], ["unconditional"]):
+        return kinds, ""
+    return ["unconditional"], "label random: cond = uncond, nothing to guide toward (uncond arrows only)"
+
+
+def step_index(res: Result, index) -> int:
+    """The scrubber's step, checked like every input (a stale or out-of-range step is an error
+    naming the field, not moved silently to the nearest stored one)."""
+    return Param("step", int, 0, len(res.xs) - 1).check(index)
 
 
 # Every public method becomes a gr.Error-raising handler.

@@ -8,8 +8,10 @@ model #1 / ...").
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from ..drawing.pictures import caption
 from ..drawing.plots import loss_png
@@ -50,6 +52,9 @@ def status_text(snap: JobSnapshot) -> str:
     return out
 
 
+def upload_paths(files) -> list[str]:
+    """A gr.File value (paths, or file objects) as a list of paths."""
+    return [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
 
 
 class TrainHandlers:
@@ -104,9 +109,23 @@ class TrainHandlers:
         job.stop()
         return "Stopping: the model trained so far is being saved..."
 
+    def replace_upload(self, files, previous):
+        """When new files replace an upload (or it is cleared), remove the previous upload's files
+        from the server: Gradio keeps every uploaded file otherwise. Returns the current upload's
+        paths, for the next replacement. Only files in Gradio's upload folder are touched."""
+        now = upload_paths(files)
+        cache = Path(get_upload_folder()).resolve()
+        for old in set(previous or []) - set(now):
+            path = Path(old).resolve()
+            if cache in path.parents:
+                path.unlink(missing_ok=True)
+                if path.parent != cache and not any(path.parent.iterdir()):
+                    path.parent.rmdir()  # Gradio gives each upload a folder of its own
+        return now
+
     def use_upload(self, files):
         """Validate an uploaded checkpoint (files or one .zip) and register it for its world."""
-        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+        paths = upload_paths(files)
         ck = load_uploaded(paths)
         world = ck.config.world
         name = self.engine.models.register(world, f"uploaded {world} model #{int(time.time()) % 100000}", ck)

@@ -155,6 +155,11 @@ POINTS = PointsWorld(
     frontier_note="Each curve is one guidance method through its guidance scales (numbers at the points): "
                   "lower is closer to the pattern, further left covers more of it, so the best trade-off "
                   "lies toward the lower left.",
+    measure_notes={"distance": ("mean distance from a sample to the asked pattern: are the samples on it?", "lower"),
+                   "coverage": ("mean distance from a point of the pattern to the nearest sample: is all of it "
+                                "drawn?", "lower"),
+                   "spread": ("mean distance of the samples from their centroid: how far the cloud reaches "
+                              "(neither way is better; a collapse toward the middle makes it small)", "")},
     weak_preset=dict(steps=4_000, batch_size=512, ema_decay=0.999, p_uncond=0.2,
                      model=dict(width=128, depth=3, fourier=8), eval_every=250, save_every=500),
     classifier_architecture="PointClassifier",
