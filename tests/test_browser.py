@@ -17,6 +17,10 @@ import pytest
 from PIL import Image
 from playwright import sync_api
 
+from diffusion.app.media import animation_indices
+from diffusion.app.player import PLAYER_FRAMES
+from diffusion.worlds.points import POINTS
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 # Without the background-networking flags Chromium keeps dialling Google on this closed network.
@@ -135,26 +139,30 @@ def test_player_plays_and_a_new_run_replaces_the_old(site, width, tmp_path):
         page.locator("#field-points img").wait_for(timeout=60_000)
         field = page.locator("#field-points img").get_attribute("src")
         page.locator("#player-points .gde-scrub").fill("10")
-        assert shown_step(page, "points").startswith("step 20 of 100")
-        page.wait_for_function("() => document.querySelector('#scrub-points input[type=number]').value === '20'",
-                               timeout=10_000)
+        S = POINTS.sampling["steps"]  # the default run; frame 10 of it is this step:
+        step = animation_indices(S + 1, PLAYER_FRAMES)[10]
+        assert shown_step(page, "points").startswith(f"step {step} of {S}")
+        page.wait_for_function("s => document.querySelector('#scrub-points input[type=number]').value === s",
+                               arg=str(step), timeout=10_000)
         page.wait_for_function("f => document.querySelector('#field-points img').src !== f", arg=field,
                                timeout=60_000)
 
     old_run = player(page, "points").get_attribute("data-run")
     steps = page.locator("#steps-points input[type=number]")
-    steps.fill("20")
+    new = 30 if POINTS.sampling["steps"] != 30 else 20  # a run that differs from the default one
+    caption = f"{new} {POINTS.sampling['sampler'].upper()} steps"
+    steps.fill(str(new))
     steps.press("Enter")
     page.locator("#generate-points").click()
-    # At once the player belongs to the new run: its header names it, its scrubber spans its 20 steps
+    # At once the player belongs to the new run: its header names it, its scrubber spans its steps
     page.wait_for_function(
         "r => { const p = document.querySelector('#player-points .gde-player'); return p && p.dataset.run !== r; }",
         arg=old_run, timeout=60_000)
-    assert "20 DDPM steps" in player(page, "points").locator(".gde-head").inner_text()
-    assert page.locator("#player-points .gde-scrub").get_attribute("max") == "20"
+    assert caption in player(page, "points").locator(".gde-head").inner_text()
+    assert page.locator("#player-points .gde-scrub").get_attribute("max") == str(new)
     page.locator(f"#player-points {SHOWN}").wait_for(timeout=120_000)
-    assert page.locator("#player-points .gde-scrub").get_attribute("max") == "20"  # 21 frames: all sent
-    assert "20 DDPM steps" in page.locator("#status-points").inner_text()
+    assert page.locator("#player-points .gde-scrub").get_attribute("max") == str(new)  # every frame sent
+    assert caption in page.locator("#status-points").inner_text()
     page.close()
 
 

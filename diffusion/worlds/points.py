@@ -145,6 +145,11 @@ POINTS = PointsWorld(
     name="points", title="2D points", noun="points", labels=POINT_LABELS, sample_shape=(2,),
     architecture="PointDenoiser", sizes=Sizes(max_n=10_000, default_n=1000, compare_n=1000),
     default_label="spiral", preview=dict(n=500, steps=25),
+    # Chosen by `evaluate points --samplers ... --spacing logsnr` (see the card): UniPC with 20 steps even in
+    # log-SNR is within 1.12x of the converged ODE's distance and coverage at guidance 1 and 2, in a fifth of
+    # DDPM-100's calls; evenly spaced in t, 20 steps leave one jump from t = 53 to the clean sample (72x).
+    sampling=dict(steps=20, sampler="unipc", spacing="logsnr"),
+    compare=dict(steps=20, sampler="unipc"),
     train_preset=dict(steps=60_000, batch_size=1024, lr=2e-3, warmup=200, ema_decay=0.9995, p_uncond=0.4,
                       schedule="linear", timesteps=1000, labels=list(POINT_LABELS),
                       model=dict(width=128, depth=3, fourier=8), eval_every=500, save_every=5000),
