@@ -188,7 +188,8 @@ def main(argv=None) -> int:
     title = {"vs-exact": "The network beside the exact denoiser",
              "samplers": "Quality per network call",
              "methods": "Guidance methods side by side"}.get(section, "Evaluation")
-    note += f" Timestep spacing: {sampler.timestep_spacing} (`--spacing`)."
+    head, sep, picture = note.partition("\n\n![")  # the spacing belongs to the text, before a plot's link
+    note = f"{head} Timestep spacing: {sampler.timestep_spacing} (`--spacing`).{sep}{picture}"
     return emit(rows, table, note, args, cmd, [sampler.checkpoint.path], title, section)
 
 
