@@ -165,8 +165,8 @@ POINTS = PointsWorld(
                                 "drawn?", "lower"),
                    "spread": ("mean distance of the samples from their centroid: how far the cloud reaches "
                               "(neither way is better; a collapse toward the middle makes it small)", "")},
-    weak_preset=dict(steps=4_000, batch_size=512, ema_decay=0.999, p_uncond=0.2,
-                     model=dict(width=128, depth=3, fourier=8), eval_every=250, save_every=500),
+    weak_preset=dict(steps=3_000, batch_size=512, ema_decay=0.999,
+                     model=dict(width=64, depth=2, fourier=6), eval_every=250, save_every=500),
     classifier_architecture="PointClassifier",
     classifier_preset=dict(steps=8_000, batch_size=512, lr=2e-3, warmup=200, ema_decay=0.999,
                            model=dict(width=128, depth=3, fourier=6), eval_every=250, save_every=1000))
