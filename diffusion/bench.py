@@ -211,9 +211,9 @@ def measure(threads: int, repeats: int, points_source: str | None = None,
     r["points_1000x100_cfg_gflop"] = r["points_kflop_per_row"] * 2000 * 100 / 1e6
     r["points_1000x100_cfg_s"] = best_time(
         lambda: points.sample("spiral", 2.0, 100, "ddpm", 0.0, 1000, 0), max(repeats, 5))
-    d = POINTS.sampling  # the app's default 2D run: its default label and count, sampler, steps and spacing
-    r["points_default_run"] = f"{POINTS.sizes.default_n} points, {d['steps']} {d['sampler']} steps, guidance 2"
-    r["points_default_run_s"] = best_time(lambda: points.sample(POINTS.default_label, 2.0, d["steps"], d["sampler"],
+    p = POINTS.sampling  # the app's default 2D run: its default label and count, sampler, steps and spacing
+    r["points_default_run"] = f"{POINTS.sizes.default_n} points, {p['steps']} {p['sampler']} steps, guidance 2"
+    r["points_default_run_s"] = best_time(lambda: points.sample(POINTS.default_label, 2.0, p["steps"], p["sampler"],
                                                                 0.0, POINTS.sizes.default_n, 0), max(repeats, 5))
     r["points_1000x10_dpm_cfg_s"] = best_time(
         lambda: points.sample("spiral", 2.0, 10, "dpm++2m", 0.0, 1000, 0), max(repeats, 5))
