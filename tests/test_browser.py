@@ -89,7 +89,8 @@ def open_page(site, width: int):
 def test_every_tab_shows_a_result_at_load(site, width, tmp_path):
     page = open_page(site, width)
     for tab in ("2D points", "MNIST digits", "Guidance comparison", "Train"):
-        assert page.get_by_role("tab", name=tab).is_visible(), f"tab {tab!r} is hidden at {width} px"
+        # Gradio lays the tab row out after measuring it: wait for that, not for the first paint
+        sync_api.expect(page.get_by_role("tab", name=tab), f"tab {tab!r} is hidden at {width} px").to_be_visible(timeout=30_000)
     # 2D points is the first tab: its default run plays without a click
     page.locator(f"#player-points {SHOWN}").wait_for(timeout=LOAD)
     assert page.locator("#player-points .gde-play").inner_text() == "pause"  # playing on its own
