@@ -46,8 +46,8 @@ from .guided_sampler import GuidedSampler
 from .hub.card import update_card
 from .evaluation.autoguidance_report import autoguidance_report
 from .evaluation.classifier_report import classifier_report
-from .inputs import (SPACING, ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
-                     method_params_of, n_param, run)
+from .inputs import (ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
+                     method_params_of, n_param, run, spacing_of)
 from .models.checkpoint import load_checkpoint
 from .models.guidance_models import CLASSIFIER, WEAK, load_role_checkpoint, split_kind
 from .models.inference import prepare
@@ -83,7 +83,7 @@ def build_parser() -> Parser:
     ap.add_param(STEPS, "100")
     ap.add_param(SAMPLER, "ddpm")
     ap.add_param(ETA, "0")
-    ap.add_argument("--spacing", default=None, help=f"{SPACING.help} ({SPACING.allowed()}; default: the world's)")
+    ap.add_spacing()
     ap.add_argument("--n", default=None, help="points: samples per label (default: the world's, 1000)")
     ap.add_param(N_PER_CLASS, "100", flag="--n-per-class")
     ap.add_param(SEED, "0")
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
     args.n = world.sizes.default_n if args.n is None else n_param(world).parse(args.n)
     sampler = GuidedSampler.load(world, args.checkpoint)
-    sampler.spacing = None if args.spacing is None else SPACING.parse(args.spacing)
+    sampler.spacing = spacing_of(args)
     if args.exact is not None:
         if args.update_card:
             raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")
@@ -221,6 +221,7 @@ def guidance_model_main(args, argv) -> int:
         folders, title = [ck.path], "Accuracy per noise level"
     else:
         args.steps, args.sampler = STEPS.parse(args.steps), SAMPLER.parse(args.sampler)
+        args.spacing = spacing_of(args) or world.spacing  # as the app's runs, unless --spacing says
         args.guidance = [GUIDANCE.parse(g) for g in args.guidance or [1.5, 2, 3]]
         args.cfg_guidance = [GUIDANCE.parse(g) for g in ([1, 2, 3, 5] if args.cfg_guidance is None else args.cfg_guidance)]
         strong = load_checkpoint(args.checkpoint or world.checkpoint_dir, world.name)

@@ -95,7 +95,7 @@ class GuidedSampler:
     @property
     def timestep_spacing(self) -> str:
         """This sampler's spacing, else the world's (`World.sampling`), else "uniform"."""
-        return SPACING.check(self.spacing or self.world.sampling.get("spacing", "uniform"))
+        return SPACING.check(self.spacing or self.world.spacing)
 
     def _run(self, label, guidance, steps, sampler, eta, n, seed, method="cfg", params=None) -> dict:
         names = self.checkpoint.config.labels

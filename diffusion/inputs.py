@@ -266,6 +266,10 @@ class Parser(argparse.ArgumentParser):
         self.add_argument(flag or f"--{param.name}", default=default, help=kwargs.pop("help", param.help)
                           + f" ({param.allowed()}; default {default})", **kwargs)
 
+    def add_spacing(self) -> None:
+        """--spacing, read as text; `spacing_of(args)` gives None (the world's) or the checked one."""
+        self.add_argument("--spacing", default=None, help=f"{SPACING.help} ({SPACING.allowed()}; default: the world's)")
+
     def add_method_params(self, with_method: bool = True) -> None:
         """--method and one flag per method parameter (--phi, --apg-eta, ...), read as text."""
         if with_method:
@@ -274,6 +278,11 @@ class Parser(argparse.ArgumentParser):
         for public, (method, core, p) in PUBLIC_PARAMS.items():
             group.add_argument(f"--{public.replace('_', '-')}", default=None, dest=public, metavar="V",
                                help=f"{p.help} ({p.allowed()}; default {param_default(public)})")
+
+
+def spacing_of(args) -> str | None:
+    """--spacing parsed, or None: the world's (`GuidedSampler.timestep_spacing`)."""
+    return None if args.spacing is None else SPACING.parse(args.spacing)
 
 
 def method_params_of(args) -> dict:

@@ -66,14 +66,14 @@ MEASURES = {MNIST.name: DigitMeasure, POINTS.name: CurveMeasure}
 
 
 def generate(strong: Checkpoint, method, guidance: float, n_per_class: int, steps: int, sampler: str,
-             seed: int) -> tuple[np.ndarray, np.ndarray]:
+             seed: int, spacing: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """n_per_class samples of every class (public data) and their labels, one batch, seeded noise."""
     world = get_world(strong.config.world)
     k = len(strong.config.labels)
     y = torch.arange(k).repeat_interleave(n_per_class)
     traj = sample(strong.model, strong.diffusion, y, world.sample_shape, k, keep_trajectory=False,
                   guidance=guidance, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(seed),
-                  method=method)
+                  method=method, spacing=spacing)
     return world.to_data(traj.samples), y.numpy()
 
 
@@ -91,7 +91,7 @@ def at_equal_fidelity(row: dict, cfg_rows: list[dict], m: Measure) -> float:
 def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Module], args,
                         previous: list[dict] = (), on_row=None):
     """(rows, markdown table, note, chosen candidate name). args: guidance (autoguidance scales),
-    cfg_guidance, n_per_class, steps, sampler, seed. A row of `previous` (an earlier run's JSON)
+    cfg_guidance, n_per_class, steps, sampler, spacing, seed. A row of `previous` (an earlier run's JSON)
     with the same strong model, method, weak model, scale and settings is reused, not sampled again:
     a long measurement can be extended by one more candidate, or split over processes.
     on_row(rows) is called after each new row (e.g. to save them as they come)."""
@@ -101,7 +101,7 @@ def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Modul
     runs = [("cfg", None, g) for g in args.cfg_guidance]
     runs += [(name, weak, g) for name, weak in candidates.items() for g in args.guidance]
     setting = {"strong": str(strong.path), "n_per_class": args.n_per_class, "steps": args.steps,
-               "sampler": args.sampler, "seed": args.seed}
+               "sampler": args.sampler, "spacing": args.spacing, "seed": args.seed}
     rows = []
     for name, weak, g in runs:
         key = {**setting, "method": "cfg" if weak is None else "autoguidance", "weak": name if weak is not None else "",
@@ -112,7 +112,7 @@ def autoguidance_report(strong: Checkpoint, candidates: dict[str, torch.nn.Modul
             continue
         start = time.perf_counter()
         method = "cfg" if weak is None else make_guider("autoguidance", weak_model=weak)
-        x, y = generate(strong, method, g, args.n_per_class, args.steps, args.sampler, args.seed)
+        x, y = generate(strong, method, g, args.n_per_class, args.steps, args.sampler, args.seed, args.spacing)
         rows.append({**key, **judge(x, y, labels), "seconds": time.perf_counter() - start})
         if on_row is not None:
             on_row(rows)
@@ -158,7 +158,7 @@ def note(strong: Checkpoint, m: Measure, args, chosen, scores) -> str:
                    f"fidelity in this measurement. With few samples per row the measures are noisy (compare "
                    f"neighbouring CFG scales), so deltas smaller than that noise decide nothing either way.")
     return (f"Strong model: {strong.path}. {args.n_per_class} samples per class, {args.steps} {args.sampler} "
-            f"steps, seed {args.seed}, the same noise for every row (a small, CPU-sized measurement). "
+            f"steps spaced {args.spacing}, seed {args.seed}, the same noise for every row (a small, CPU-sized measurement). "
             f"{m.fidelity}: {better} is better; {m.spread}: lower is better. 'cfg {m.spread} at equal "
             f"{m.fidelity}': the best {m.spread} of the CFG rows at least as good in {m.fidelity} (if none "
             f"is, the most faithful CFG row's); delta = row - that (negative: autoguidance wins). {verdict}")

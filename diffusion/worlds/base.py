@@ -89,6 +89,11 @@ class World:
         """The shipped noise-aware classifier's folder (classifier guidance)."""
         return role_dir(self.name, CLASSIFIER)
 
+    @property
+    def spacing(self) -> str:
+        """How the app's runs space their timesteps (`core.schedules.SPACINGS`): `sampling["spacing"]`."""
+        return self.sampling.get("spacing", "uniform")
+
     def make_model(self, num_classes: int, **config) -> torch.nn.Module:
         return ARCHITECTURES[self.architecture](num_classes=num_classes, **config)
 
