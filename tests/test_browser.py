@@ -200,3 +200,16 @@ def test_comparison_of_two_methods_draws_its_plot(site):
     first_column = page.locator("#compare-table [role=gridcell][data-col='0']")
     assert [c.strip() for c in first_column.all_inner_texts()] == ["cfg", "cfg", "interval", "interval"]
     page.close()
+
+
+def test_a_typed_value_out_of_range_stays_and_is_refused_by_name(site):
+    page = open_page(site, 1400)
+    page.locator(f"#player-points {SHOWN}").wait_for(timeout=LOAD)  # the default run is done
+    box = page.get_by_label("number input for sampling steps").first
+    box.fill("5000")
+    box.press("Tab")  # the blur on which Gradio's slider would clamp 5000 to 1000
+    sync_api.expect(box).to_have_value("5000")
+    sync_api.expect(box).to_contain_class("gde-out")
+    page.locator("#generate-points").click()
+    page.get_by_text("steps=5000 is not allowed").wait_for(timeout=60_000)
+    page.close()

@@ -87,5 +87,17 @@
       }
     });
   }, 40);
+
+  // Gradio's slider clamps a typed number into its range when the box loses focus, silently (50
+  // becomes 10 and a run uses 10). Keep that blur from reaching it: the typed value stays, marked
+  // out of range, and a run with it gets the server's error naming the field and its range.
+  document.addEventListener("blur", (e) => {
+    const box = e.target;
+    if (!(box instanceof HTMLInputElement) || box.dataset.testid !== "number-input") return;
+    const v = Number(box.value), out = box.value !== "" && (v < Number(box.min) || v > Number(box.max));
+    box.classList.toggle("gde-out", out);
+    box.title = out ? `${box.value} is outside ${box.min}..${box.max}: a run will refuse it` : "";
+    if (out) e.stopPropagation();
+  }, true);
   window.gdePlayer = true;
 }
