@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..budget import check_budget
 from ..guided_sampler import GuidedSampler, checkpoint_source
 from ..inputs import METHOD_PARAMS, SampleArgs, sample_args
 from ..models.checkpoint import Checkpoint
@@ -137,11 +138,13 @@ class Engine:
                 method="cfg", method_params: dict | None = None) -> Request:
         """Check every input (`diffusion.inputs`: ValueError naming the field, value and range) and
         make the canonical request: label names as strings, samplers lower case, eta 0 for DDPM,
-        the method with all its parameters (by public name; other methods' are ignored)."""
+        the method with all its parameters (by public name; other methods' are ignored). A request
+        over the cost budget (`diffusion.budget`) is refused here, before anything runs."""
         world = get_world(world)
         s = self.models.get(world, model)
         a = sample_args(world, s.checkpoint.config.labels, label, guidance, steps, sampler, eta, seed, n,
                         method, method_params, strict=False)
+        check_budget(world, [a])
         return Request(**vars(a), world=world.name, model=model)
 
     def cached(self, req: Request) -> Result | None:

@@ -37,6 +37,10 @@ class Sizes:
     max_n: int  # samples per run, everywhere (sliders, API, CLI)
     default_n: int
     compare_n: int  # samples per guidance scale in the comparison
+    # The app's cost budget (`diffusion.budget`): what one sample costs per guided step (two network
+    # rows), in units of one MNIST digit's guided step, and the methods that cost more or less than cfg.
+    step_cost: float = 0.002
+    method_cost: tuple[tuple[str, float], ...] = (("autoguidance", 3.0), ("classifier", 4.0))
 
 
 @dataclass(frozen=True)
