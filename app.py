@@ -15,8 +15,10 @@ import gradio as gr
 from diffusion.app.compare import DEFAULT_GUIDANCES
 from diffusion.app.components import METHOD_NOTES, RawNumber, method_controls, param_component
 from diffusion.app.engine import EXACT, SHIPPED, Engine
-from diffusion.app.handlers import DENOISERS, NETWORK, SAME_ON_EXACT, SamplingHandlers, new_seed
-from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
+from diffusion.app.guard import harden
+from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
+                                    new_seed)
+from diffusion.app.train_handlers import MAX_UPLOAD, TrainHandlers, dataset_choices, limits_text
 from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, STEPS,
                               param_default)
 from diffusion.training.jobs import JobManager
@@ -46,6 +48,7 @@ METHOD_PARAMS_UI = {k: (*PUBLIC_PARAMS[k], param_default(k)) for k in PUBLIC_PAR
 
 
 def method_note(method, denoiser) -> str:
+    method, _ = METHOD.check(method), model_name(SHIPPED, denoiser)  # raw values: checked here
     note = METHOD_NOTES.get(method, "")
     return note + (" " + SAME_ON_EXACT if method == "classifier" and denoiser == EXACT else "")
 
@@ -108,8 +111,8 @@ def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
     def generate(model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values):
         yield from H.generate(name, model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values)
 
-    done = c["go"].click(generate, inputs, outputs, concurrency_limit=2, concurrency_id="sampling",
-                         api_visibility="undocumented", api_name=f"generate_{name}")
+    done = c["go"].click(generate, inputs, outputs, **SAMPLING_EVENTS, api_visibility="undocumented",
+                         api_name=f"generate_{name}")
     field_out = c.get("field", gr.State())
     kinds = c.get("kinds", gr.State(None))
     if "field" in c:  # the direction field of the shown (last) step as soon as a run is done
@@ -167,8 +170,7 @@ def compare_tab(H: SamplingHandlers) -> None:
     model.focus(H.model_choices, world, model, api_visibility="private")
     model.change(lambda w, m: gr.update(choices=H.labels_for(w, m)), [world, model], label, api_visibility="private")
     go.click(H.compare_ui, [world, model, label, seed, scales, methods, denoiser, *params],
-             [grid, plot, table, status, note], concurrency_limit=1, concurrency_id="sampling",
-             api_visibility="undocumented")
+             [grid, plot, table, status, note], **SAMPLING_EVENTS, api_visibility="undocumented")
 
 
 def train_tab(TH: TrainHandlers, pickers: list) -> None:
@@ -219,7 +221,8 @@ def api_endpoints(H: SamplingHandlers) -> None:
     """The documented API: /sample_points, /sample_digits, /compare_guidance (see README). Numbers
     arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
     with gr.Column(visible=False):
-        label, sampler, world, scales = gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox()
+        label, sampler = gr.Textbox(label="label"), gr.Textbox(label="sampler")
+        world, scales = gr.Textbox(label="world"), gr.Textbox(label="guidances")
         guidance, steps, seed, n = RawNumber(), RawNumber(), RawNumber(), RawNumber()
         method, methods = gr.Textbox("cfg", label="method"), gr.Textbox("cfg", label="methods")
         # every method's parameters, optional, at the method's default; other methods' are ignored
@@ -228,19 +231,19 @@ def api_endpoints(H: SamplingHandlers) -> None:
         image, data, grid, metrics = gr.Image(type="filepath"), gr.File(), gr.Image(type="filepath"), gr.JSON()
         for name in world_names():
             def sample(*args, name=name):
-                return H.api_sample(name, *args)
+                yield from H.api_sample_live(name, *args)
             noun = get_world(name).noun
             sample.__doc__ = f"{get_world(name).title}: the final {noun} as a picture (PNG) and as data (.npy)."
             names = ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_PARAMS_UI]
             gr.Button().click(with_names(sample, names), [label, guidance, steps, sampler, seed, n, method, *params],
-                              [image, data], api_name=f"sample_{noun}", concurrency_id="sampling")
+                              [image, data], api_name=f"sample_{noun}", **SAMPLING_EVENTS)
 
         def compare_guidance(*args):
-            return H.compare_guidance(*args)
+            yield from H.compare_guidance_live(*args)
         compare_guidance.__doc__ = H.compare_guidance.__doc__
         names = ["world", "label", "seed", "guidances", "methods", *METHOD_PARAMS_UI]
         gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
-                          [grid, metrics], api_name="compare_guidance", concurrency_id="sampling")
+                          [grid, metrics], api_name="compare_guidance", **SAMPLING_EVENTS)
 
 
 def build() -> gr.Blocks:
@@ -249,7 +252,8 @@ def build() -> gr.Blocks:
     jobs = JobManager(threads=1)  # one core trains, the other keeps sampling responsive
     engine = Engine(busy=jobs.training_now)
     H, TH = SamplingHandlers(engine), TrainHandlers(engine, jobs)
-    with gr.Blocks(title="Guided Diffusion Explorer") as demo:
+    # Gradio's copies of results and uploads: every minute, those older than 5 minutes go.
+    with gr.Blocks(title="Guided Diffusion Explorer", delete_cache=(60, 300)) as demo:
         gr.Markdown("# Guided Diffusion Explorer\nClassifier-free guidance (Ho & Salimans, 2022) on a "
                     "DDPM (Ho et al., 2020), live on the CPU: watch 2D point clouds un-diffuse and MNIST "
                     "digits sharpen, step by step.")
@@ -265,6 +269,10 @@ def build() -> gr.Blocks:
         for name, c in tabs.items():
             wire_world(H, name, c)
         api_endpoints(H)
+        demo.unload(TH.forget)  # a session's job, uploads and models end with it
+    # Every event is callable over HTTP: raw values, checked by the handlers or by their components.
+    harden(demo, {f"generate_{n}" for n in world_names()} | {"compare_ui", "compare_guidance"}
+           | {f"sample_{get_world(n).noun}" for n in world_names()})
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.handlers, demo.train_handlers = H, TH
     return demo
@@ -291,7 +299,8 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
 
 
 def launch(**kwargs):
-    return demo.launch(theme=THEME, **kwargs)
+    """Serve the page; uploads over MAX_UPLOAD are refused while they arrive."""
+    return demo.launch(theme=THEME, max_file_size=MAX_UPLOAD, **kwargs)
 
 
 if __name__ == "__main__":

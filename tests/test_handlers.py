@@ -55,7 +55,8 @@ def test_scrub_shows_stored_steps_and_the_field():
     assert field.ndim == 3 and field.shape[2] == 3
     assert not np.array_equal(field, h.scrub(state, 0, [])[1])  # the arrows are drawn
     assert np.array_equal(h.field_at(state, 0, ["guided", "unconditional"]), field)  # after a run, alone
-    assert h.scrub(state, 10_000, [])[0].shape == img0.shape  # clamped to the last step
+    with pytest.raises(gr.Error, match=r"step=10000 is not allowed; allowed: an integer in 0\.\.20"):
+        h.scrub(state, 10_000, [])  # no clamping
     assert h.scrub(None, 3, []) == (gr.skip(), gr.skip())
 
 

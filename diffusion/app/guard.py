@@ -1,0 +1,126 @@
+"""Every event of the app, made safe to call over plain HTTP by anyone: `harden(demo)`.
+
+Gradio lets any client call any event (the browser's hidden ones too, by index), with any JSON.
+Its own input conversion rounds integers (Number(precision=0) turns 3.7 into 4), and its errors
+name no field and echo the whole value. So after the page is built, every event takes its values
+raw (`preprocess=False`, files excepted) and is wrapped here:
+
+- inputs that the handler does not check itself are checked against their component first: a
+  number (an integer where the component steps by whole numbers; no bool, NaN or infinity; not
+  below the component's minimum), a choice of a radio or checkbox group, text for text fields;
+- a ValueError (the library's field-named error, `core.checks.invalid`) becomes a gr.Error with
+  that message, logged as one line and never as a traceback;
+- anything else is a bug: its traceback is logged, and the visitor gets one line naming the event.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import gradio as gr
+
+from ..core.checks import first_line, invalid
+from ..inputs import Param
+
+log = logging.getLogger("diffusion.app")
+MAX_MESSAGE = 600  # an error's text: the value in it is already cut to 80 characters
+# Inputs taken raw. A file arrives as Gradio's file data (its path checked to be in Gradio's
+# upload folder), not converted: Gradio's own refusal of a file type names no field.
+VALUE_INPUTS = (gr.Number, gr.Slider, gr.Dropdown, gr.Radio, gr.CheckboxGroup, gr.Textbox, gr.State, gr.File)
+
+
+def user_error(e: ValueError) -> gr.Error:
+    """A library ValueError as the visitor's error: its message, one line in the log."""
+    message = str(e)[:MAX_MESSAGE]
+    log.info("refused: %s", first_line(e)[:MAX_MESSAGE])
+    return gr.Error(message, print_exception=False)
+
+
+def field_name(comp) -> str:
+    """What the page calls the component: its label up to a colon, else its kind."""
+    label = getattr(comp, "label", None) or type(comp).__name__.lower()
+    return str(label).split(":")[0].strip()
+
+
+def check_value(comp, value, types_only: bool = False):
+    """The raw value, if it has the component's type (and range where fixed); else ValueError.
+    `types_only`: only text is checked (to be text); the handler checks the rest."""
+    name = field_name(comp)
+    if isinstance(comp, gr.State) or (types_only and isinstance(comp, (gr.Number, gr.Slider))):
+        return value
+    if isinstance(comp, gr.File):
+        files = value if isinstance(value, list) else [value]
+        if value is not None and not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
+            raise invalid(name, value, "uploaded files")
+        return value
+    if types_only:
+        many = isinstance(comp, gr.CheckboxGroup)
+        if not (all(isinstance(v, str) for v in value) if many and isinstance(value, list) else isinstance(value, str)):
+            raise invalid(name, value, "a list of texts" if many else "text")
+        return value
+    if isinstance(comp, (gr.Number, gr.Slider)):
+        step = getattr(comp, "step", None)
+        whole = comp.precision == 0 if isinstance(comp, gr.Number) else float(step or 1).is_integer()
+        lo = comp.minimum if isinstance(comp, gr.Slider) or comp.minimum is not None else None
+        # a slider's maximum may move with the session (the step scrubber): the handler checks it
+        return Param(name, int if whole else float, lo, comp.maximum if isinstance(comp, gr.Number) else None
+                     ).check(value)
+    if isinstance(comp, (gr.Radio, gr.CheckboxGroup)):
+        choices = [v for _, v in comp.choices]
+        many = isinstance(comp, gr.CheckboxGroup)
+        items = value if many and isinstance(value, list) else [value]
+        if (many and not isinstance(value, list)) or not all(isinstance(v, (str, int, float)) and
+                                                             not isinstance(v, bool) and v in choices for v in items):
+            raise invalid(name, value, ("any of: " if many else "") + ", ".join(map(str, choices)))
+        return value
+    if not isinstance(value, str):  # dropdowns (their choices change per session) and text fields
+        raise invalid(name, value, "text")
+    return value
+
+
+def guarded(fn, comps: list, event: str, types_only: bool = False):
+    """fn with its inputs checked against `comps` (`types_only`: fn checks their values itself)
+    and its errors turned into the visitor's errors (see the module's docstring)."""
+    def check(args):
+        return [check_value(c, v, types_only) for c, v in zip(comps, args)] + list(args[len(comps):])
+
+    def failed(e: Exception) -> gr.Error:
+        if isinstance(e, gr.Error):
+            return e
+        if isinstance(e, ValueError):
+            return user_error(e)
+        log.exception("event %s failed", event)
+        return gr.Error(f"{event} failed: {type(e).__name__} (the server log has the details)",
+                        print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*check(args), **kwargs)
+            except Exception as e:
+                raise failed(e) from None
+        return gen
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        try:
+            return fn(*check(args), **kwargs)
+        except Exception as e:
+            raise failed(e) from None
+    return plain
+
+
+def harden(demo: gr.Blocks, self_checked: set[str]) -> None:
+    """Every event of `demo` takes raw values and is `guarded`; for the events named in
+    `self_checked` (their handlers check every input with `diffusion.inputs`) only text inputs
+    are checked to be text. Call once, after the page is built."""
+    for fn in demo.fns.values():
+        if fn.fn is None:
+            continue
+        raw = all(isinstance(c, VALUE_INPUTS) for c in fn.inputs)
+        if raw:
+            fn.preprocess = False
+        fn.fn = guarded(fn.fn, list(fn.inputs) if raw else [], str(fn.api_name or fn.name),
+                        types_only=fn.api_name in self_checked)
