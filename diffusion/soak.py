@@ -5,7 +5,7 @@
 Starts `app.py` on a free local port (with a temp folder of its own, so that its disk, the output
 folder and Gradio's cache, is measured alone), then per round: `clients` visitors for `seconds` of valid mixed calls (half answered from
 the cache, half fresh seeds), the heaviest request the budget allows with a cache hit sent during
-it, and 10 checkpoint uploads from 5 sessions. Once at the end: every hostile value through every
+it, and 10 checkpoint uploads from 5 sessions (each closed after its two). Once at the end: every hostile value through every
 event (`diffusion.app.hostile`). Prints calls, errors, latency p50/p95 of hits and misses, RSS and
 disk (the output folder and Gradio's cache) before/peak/after per round, and the slowest refusal.
 `load` is also what the reliability test runs, briefly.
@@ -95,17 +95,17 @@ def checkpoint_zip() -> bytes:
     return buf.getvalue()
 
 
-def uploads(url: str, count: int = 10, sessions: int = 5) -> list[str]:
-    """`count` accepted uploads from `sessions` sessions; the errors (none expected)."""
+def uploads(url: str, count: int = 10, each: int = 2) -> list[str]:
+    """`count` accepted uploads, `each` per session, each session closed after its uploads (the
+    server keeps at most MAX_MADE models); the errors (none expected)."""
     data, errors = checkpoint_zip(), []
-    visitors = [Session(url) for _ in range(sessions)]
-    for k in range(count):
-        s = visitors[k % sessions]
-        status, paths = s.upload({"points.zip": data})
-        ok, reply, _ = s.call("use_upload", [[file_data(paths[0])]]) if status == 200 else (False, paths, 0)
-        if not ok:
-            errors.append(str(reply)[:200])
-    for s in visitors:
+    for _ in range(0, count, each):
+        s = Session(url)
+        for _ in range(each):
+            status, paths = s.upload({"points.zip": data})
+            ok, reply, _ = s.call("use_upload", [[file_data(paths[0])]]) if status == 200 else (False, paths, 0)
+            if not ok:
+                errors.append(str(reply)[:200])
         s.call("forget", [])  # what a closed tab does: its models and uploads go
         s.close()
     return errors

@@ -107,3 +107,17 @@ def test_uploads_over_the_limit_or_rejected_leave_nothing_behind(url):
 def test_a_few_clients_for_a_while_get_no_errors(url):
     res = load(url, clients=3, seconds=15)
     assert res.errors == [] and res.hits and res.misses
+
+
+def test_a_run_stops_when_its_reader_goes_away():
+    """What Gradio does when a client leaves: it closes the handler's generator. The run stops
+    there (nothing cached) and gives its slot back, so the next run computes."""
+    from diffusion.app.engine import Engine
+    engine = Engine(runs=1)
+    req = engine.request("points", "shipped", "spiral", 2.0, 200, "ddpm", 0.0, 5, 100)
+    run = engine.stream(req, every=0.0)
+    next(run), next(run)
+    run.close()
+    assert engine.cached(req) is None and not engine._inflight
+    other = engine.request("points", "shipped", "spiral", 2.0, 5, "ddpm", 0.0, 5, 100)
+    assert engine.run(other).samples.shape == (100, 2)
