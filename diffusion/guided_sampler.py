@@ -25,7 +25,7 @@ import torch
 
 from .core.guidance import PARAMS, Guider, make_guider
 from .core.sampling import Frame, Trajectory, sample, sample_frames
-from .inputs import EXACT, SampleArgs, check_label, sample_args
+from .inputs import EXACT, SPACING, SampleArgs, check_label, sample_args
 from .models.checkpoint import Checkpoint, load_checkpoint
 from .models.exact import ExactClassifier, ExactDenoiser
 from .models.guidance_models import load_classifier, load_weak_model
@@ -44,6 +44,8 @@ class GuidedSampler:
     checkpoint: Checkpoint
     # The guidance models of this sampler by parameter name (weak_model, classifier), once loaded.
     helpers: dict = field(default_factory=dict, repr=False)
+    # How every run picks its timesteps (`core.schedules.SPACINGS`); None: the world's (`World.sampling`).
+    spacing: str | None = None
 
     def __post_init__(self):
         prepare(self.checkpoint.model)  # inference form, in place: same outputs, faster
@@ -90,6 +92,11 @@ class GuidedSampler:
                 self.helpers[name] = load(self.world.name)
         return self.helpers[name]
 
+    @property
+    def timestep_spacing(self) -> str:
+        """This sampler's spacing, else the world's (`World.sampling`), else "uniform"."""
+        return SPACING.check(self.spacing or self.world.sampling.get("spacing", "uniform"))
+
     def _run(self, label, guidance, steps, sampler, eta, n, seed, method="cfg", params=None) -> dict:
         names = self.checkpoint.config.labels
         params = dict(params or {})
@@ -106,7 +113,7 @@ class GuidedSampler:
         return dict(model=self.checkpoint.model, diffusion=self.checkpoint.diffusion, y=y,
                     shape=self.world.sample_shape, null_label=len(self.checkpoint.config.labels),
                     guidance=a.guidance, steps=a.steps, sampler=a.sampler, eta=a.eta,
-                    generator=torch.Generator().manual_seed(a.seed),
+                    generator=torch.Generator().manual_seed(a.seed), spacing=self.timestep_spacing,
                     # cfg goes in by name: the loop's default path, bit for bit as before the methods
                     method="cfg" if a.method == "cfg" else self.guider(a.method, a.method_params, **models))
 
@@ -130,7 +137,7 @@ class GuidedSampler:
         sampling noise): what a perfect model of those examples does."""
         n = EXACT.check(n)
         model = self.world.exact_model(n, self.checkpoint.diffusion.alphas_cumprod_f64, seed=seed + 1)
-        return GuidedSampler(Checkpoint(model, self.checkpoint.config))
+        return GuidedSampler(Checkpoint(model, self.checkpoint.config), spacing=self.spacing)
 
     def to_data(self, x: torch.Tensor) -> np.ndarray:
         """Model-space samples -> the world's public data format (float32)."""

@@ -27,6 +27,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from .core.checks import first_line, invalid
 from .core.guidance import METHODS, PARAMS, make_guider
 from .core.sampling import SAMPLERS
+from .core.schedules import SPACINGS
 from .worlds import World, get_world
 from .worlds.labels import label_choices, label_index
 
@@ -120,6 +121,8 @@ SAMPLER_NOTES = {  # one plain sentence each, for the app and the CLI's help
     "dpm++2m": "DPM-Solver++(2M): a second-order ODE solver that reuses the last step's x0; good in 10-20 steps.",
     "dpm++2m-sde": "DPM-Solver++(2M) SDE: the same with fresh noise each step, like DDPM, in a tenth of the steps.",
     "unipc": "UniPC: a predictor-corrector that refines each step with the new x0 at no extra network call."}
+SPACING = Param("spacing", str, choices=SPACINGS,
+                help="how a run's steps are spaced: uniform in t, or uniform in log-SNR (denser at low noise)")
 ETA = Param("eta", float, 0.0, 1.0, help="DDIM noise: 0 deterministic .. 1 (DDPM-like)")
 SEED = Param("seed", int, 0, 2 ** 32 - 1, help="random seed: the same seed gives the same samples")
 EXACT = Param("exact", int, 1, 20_000, help="training examples per class of the exact denoiser")

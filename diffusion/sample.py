@@ -19,7 +19,7 @@ import numpy as np
 
 from .drawing.pictures import save_png
 from .guided_sampler import GuidedSampler
-from .inputs import (ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Parser, check_world, method_params_of, n_param,
+from .inputs import (SPACING, ETA, EXACT, GUIDANCE, SAMPLER, SEED, STEPS, Parser, check_world, method_params_of, n_param,
                      run)
 from .worlds import world_names
 
@@ -34,6 +34,7 @@ def build_parser() -> Parser:
     ap.add_param(STEPS, "100")
     ap.add_param(SAMPLER, "ddpm")
     ap.add_param(ETA, "0")
+    ap.add_argument("--spacing", default=None, help=f"{SPACING.help} ({SPACING.allowed()}; default: the world's)")
     ap.add_argument("--n", default=None, help="number of samples (default: the world's, 1000 points or 16 digits)")
     ap.add_param(SEED, "0")
     ap.add_argument("--checkpoint", default=None, help="checkpoint folder or Hub repo id")
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     seed = SEED.parse(args.seed)
     method, params = args.method, method_params_of(args)
     sampler = GuidedSampler.load(world, args.checkpoint)
+    sampler.spacing = None if args.spacing is None else SPACING.parse(args.spacing)
     if args.exact is not None:
         sampler = sampler.exact(EXACT.parse(args.exact), seed)
     traj = sampler.sample(args.label, GUIDANCE.parse(args.guidance), STEPS.parse(args.steps),

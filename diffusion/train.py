@@ -11,6 +11,7 @@ minutes, so a long run can be stopped and started again. Run long ones in the ba
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 from .inputs import Param, Parser, SEED, run
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         config["model"] = {**config.get("model", {}), **extra}
     if args.labels is not None:
         config["labels"] = list(args.labels)
-    command = "python -m diffusion.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m diffusion.train " + shlex.join(argv if argv is not None else sys.argv[1:])
     config = TrainConfig(kind=args.kind, out=args.out or str(default_out(args.kind)), command=command, **config)
     trainer = Trainer(make_task(config), config)
     if not args.fresh and trainer.resume(config.out):

@@ -18,21 +18,26 @@ def run_generate(*args):
     return list(h.generate(*args))
 
 
-def test_generate_streams_then_delivers_everything():
+def test_generate_clears_the_old_run_streams_then_plays_everything():
     outs = run_generate("points", "shipped", "moons", 2.0, 30, "DDPM", 0.0, 4, 300)
-    frame, final, slider, video, files, state, status = outs[-1]
-    assert isinstance(frame, np.ndarray) and frame.ndim == 3
+    start, *streamed, shown, last = outs
+    # the first yield names the new run and empties every output of the previous one
+    assert "Run " in start[0] and "30 DDPM steps" in start[0] and "<img" not in start[0]
+    assert start[1] is None and start[3] is None and start[4] is None and start[5] is None
+    assert start[2]["maximum"] == 30  # the field's step slider spans the new run at once
+    assert streamed and all("gde-live" in o[0] and o[0].count('<img class="gde-f') == 1 for o in streamed)
+    assert shown[0].count('<img class="gde-f') == 31 and "gde-live" not in shown[0]  # every step of 30, playable
+    frame, final, slider, video, files, state, status = last
+    assert isinstance(frame, type(gr.skip()))  # the player keeps playing while the files are written
     assert isinstance(state, Request) and state.label == "moons" and state.steps == 30
     assert slider["maximum"] == 30 and slider["value"] == 30
     assert sorted(p.rsplit(".", 1)[1] for p in files) == ["gif", "mp4", "npy", "png"]
     assert np.load([p for p in files if p.endswith(".npy")][0]).shape == (300, 2)
-    assert final.endswith(".png") and video.endswith(".mp4") and "moons" in status
-    # the first yield is a streamed frame: only the frame and the status change
-    first = outs[0]
-    assert isinstance(first[0], np.ndarray) and isinstance(first[1], type(gr.skip()))
-    # a repeat is served from the cache in one step
+    assert final.endswith(".png") and video.endswith(".mp4") and "moons" in status and "seed 4" in status
+    # a repeat is served from the cache: cleared, then the whole run at once, under a new run number
     again = run_generate("points", "shipped", "moons", 2.0, 30, "DDPM", 0.0, 4, 300)
-    assert len(again) == 1 and "from the cache" in again[0][-1] and again[0][4] == files
+    assert len(again) == 2 and "from the cache" in again[-1][-1] and again[-1][4] == files
+    assert again[-1][0].count('<img class="gde-f') == 31 and again[-1][0] != shown[0]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -47,31 +52,16 @@ def test_bad_input_is_a_gradio_error(args, message):
         run_generate(*args)
 
 
-def test_scrub_shows_stored_steps_and_the_field():
+def test_the_field_at_stored_steps():
     *_, state, _ = run_generate("points", "shipped", "spiral", 3.0, 20, "DDIM", 0.0, 1, 200)[-1]
-    img0, field = h.scrub(state, 0, ["guided", "unconditional"])
-    img9, _ = h.scrub(state, 9, [])
-    assert img0.shape == img9.shape and not np.array_equal(img0, img9)
+    field = h.field_at(state, 0, ["guided", "unconditional"])
     assert field.ndim == 3 and field.shape[2] == 3
-    assert not np.array_equal(field, h.scrub(state, 0, [])[1])  # the arrows are drawn
-    assert np.array_equal(h.field_at(state, 0, ["guided", "unconditional"]), field)  # after a run, alone
-    with pytest.raises(gr.Error, match=r"step=10000 is not allowed; allowed: an integer in 0\.\.20"):
-        h.scrub(state, 10_000, [])  # no clamping
-    assert h.scrub(None, 3, []) == (gr.skip(), gr.skip())
+    assert not np.array_equal(field, h.field_at(state, 0, []))  # the arrows are drawn
+    assert not np.array_equal(h.field_at(state, 9, []), h.field_at(state, 0, []))  # another step's points
+    with pytest.raises(gr.Error, match="step=10000 is not allowed; allowed: an integer in 0..20"):
+        h.field_at(state, 10_000, [])  # refused, not moved silently to the last step
+    assert h.field_at(None, 3, []) == gr.skip()
 
-
-def test_api_sample_points_and_digits():
-    png, npy = h.api_sample("points", "s_curve", 1, 20, "ddim", 0, 50)
-    assert Image.open(png).size[0] > 100 and np.load(npy).shape == (50, 2)
-    png, npy = h.api_sample("mnist", "7", 2, 10, "ddim", 0, 3)
-    x = np.load(npy)
-    assert x.shape == (3, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
-    with pytest.raises(gr.Error, match="sampler='plms' is not allowed"):
-        h.api_sample("points", "spiral", 1, 20, "plms", 0, 50)
-
-
-def test_api_compare_guidance(monkeypatch):
-    monkeypatch.setitem(get_world("mnist").compare, "steps", 5)
     png, metrics = h.compare_guidance("mnist", "1", 0, "0, 2")
     assert Image.open(png).size[0] > 100
     assert [m["guidance"] for m in metrics["metrics"]] == [0.0, 2.0]

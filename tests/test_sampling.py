@@ -65,6 +65,15 @@ def test_frames_and_trajectory_agree(diffusion, counting_model, sampler, eta, st
     assert torch.equal(traj.samples, frames[-1].x)
 
 
+@pytest.mark.parametrize("sampler", ["ddpm", "dpm++2m"])
+def test_a_run_visits_the_timesteps_of_its_spacing(diffusion, counting_model, sampler):
+    from diffusion.core.schedules import space_timesteps
+    frames = list(sample_frames(counting_model, diffusion, torch.tensor([0, 1]), (2,), 3, steps=8, sampler=sampler,
+                                spacing="logsnr", generator=torch.Generator().manual_seed(0)))
+    want = space_timesteps(100, 8, "logsnr", diffusion.alphas_cumprod_f64)
+    assert [f.t for f in frames[:-1]] == want[::-1] and want != space_timesteps(100, 8)
+
+
 def test_same_seed_is_bit_identical_and_global_rng_untouched(diffusion, counting_model):
     y = torch.tensor([0, 1, 2, 3])
     before = torch.get_rng_state()

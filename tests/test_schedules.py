@@ -80,9 +80,26 @@ def test_space_timesteps_even_and_complete():
             space_timesteps(50, bad)
 
 
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_logsnr_spacing_is_even_in_half_log_snr_and_complete(schedule):
+    ab = np.cumprod(1.0 - make_betas(schedule, 1000))
+    lam = 0.5 * np.log(ab / (1 - ab))
+    for steps in (2, 5, 10, 20, 100, 999, 1000):
+        ts = space_timesteps(1000, steps, "logsnr", ab)
+        assert len(ts) == steps and ts[0] == 0 and ts[-1] == 999 and np.all(np.diff(ts) > 0)
+    ts = space_timesteps(1000, 10, "logsnr", ab)
+    gaps = -np.diff(lam[ts])  # lambda falls with t
+    if schedule == "linear":  # no two targets share a timestep: each is the nearest integer's lambda
+        assert np.ptp(gaps) < 0.05 * gaps.mean()
+    assert space_timesteps(1000, 10, "uniform", ab) == space_timesteps(1000, 10)
+    with pytest.raises(ValueError, match="spacing='even' is not allowed; allowed: uniform, logsnr"):
+        space_timesteps(1000, 10, "even", ab)
+
+
 def test_respace_keeps_alpha_bar_and_full_respace_is_identity():
     d = GaussianDiffusion.from_schedule("cosine", 1000)
     r = d.respace(10)
     assert r.timesteps == space_timesteps(1000, 10)
     torch.testing.assert_close(r.alphas_cumprod, d.alphas_cumprod[r.timesteps])
     assert d.respace(1000) is d
+    assert d.respace(10, "logsnr").timesteps == space_timesteps(1000, 10, "logsnr", d.alphas_cumprod_f64)

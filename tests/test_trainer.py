@@ -36,6 +36,24 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert len(second.history["val_loss"]) == len(whole.history["val_loss"]) == 2
 
 
+def test_a_model_trained_over_two_runs_names_both_in_its_card(tmp_path):
+    c1 = config(tmp_path, command="python -m diffusion.train points --steps 6")
+    first = Trainer(PointsTask(c1), c1)
+    first.run(progress=False, should_stop=lambda: first.step >= 3)
+    c2 = config(tmp_path, steps=8, seed=0, command="python -m diffusion.train points --steps 8")
+    second = Trainer(PointsTask(c2), c2)
+    assert second.resume(c2.out)
+    second.run(progress=False)
+    runs = load_checkpoint(c2.out, "points").history["runs"]
+    assert [(r["from_step"], r["to_step"]) for r in runs] == [(0, 3), (3, 8)]
+    card = (tmp_path / "ck" / "README.md").read_text()
+    assert "1. `python -m diffusion.train points --steps 6`, seed 0: steps 0-3" in card
+    assert "2. `python -m diffusion.train points --steps 8`, seed 0: steps 3-8" in card
+    alone = Trainer(PointsTask(config(tmp_path / "c", steps=3)), config(tmp_path / "c", steps=3))
+    alone.run(progress=False)
+    assert "| runs |" not in (tmp_path / "c" / "ck" / "README.md").read_text()
+
+
 def test_saved_checkpoint_is_the_ema_model_with_history(tmp_path):
     c = config(tmp_path, steps=3)
     t = Trainer(PointsTask(c), c)

@@ -104,3 +104,50 @@ def compare(engine: Engine, world, label, seed, guidances, model: str = SHIPPED,
     for c in compare_stream(engine, world, label, seed, guidances, methods, method_params, model, steps, sampler):
         pass
     return c
+
+
+def trend(scales: list[float], values: list[float]) -> str:
+    """How a measure moves as s grows, in words, from the values themselves: "rises" or "falls"
+    only when every step goes that way (changes under 1% of the largest value count as flat)."""
+    pairs = sorted(zip(scales, values))
+    s, v = [p[0] for p in pairs], [p[1] for p in pairs]
+    lo, hi = min(range(len(v)), key=v.__getitem__), max(range(len(v)), key=v.__getitem__)
+    tol = 0.01 * max(abs(x) for x in v)
+    if len(v) == 1:
+        return f"is {v[0]:.3g} at s = {s[0]:g}"
+    if v[hi] - v[lo] <= tol:
+        return f"stays at about {v[0]:.3g} for every s"
+    steps = [b - a for a, b in zip(v, v[1:])]
+    ends = f"from {v[0]:.3g} (s = {s[0]:g}) to {v[-1]:.3g} (s = {s[-1]:g})"
+    if all(d >= -tol for d in steps) and v[-1] > v[0]:
+        return "rises " + ends
+    if all(d <= tol for d in steps) and v[-1] < v[0]:
+        return "falls " + ends
+    return f"is not monotonic in s: lowest {v[lo]:.3g} at s = {s[lo]:g}, highest {v[hi]:.3g} at s = {s[hi]:g}"
+
+
+def caption(c: Comparison) -> str:
+    """The text under the comparison, written from its measured values: what each measure means
+    and which way is better, then per method how each one moves with s and where it is best."""
+    named = dict(zip(c.headers[2:], c.measures))
+    notes = c.world.measure_notes
+    lines = ["**The measures.** " + " ".join(
+        f"*{h}*: {notes.get(k, ('', ''))[0]}" + (f" ({notes[k][1]} is better)." if notes.get(k, ('', ''))[1] else ".")
+        for h, k in named.items())]
+    for m in c.methods:
+        cells = [x for x in c.cells if x.method == m]
+        if not cells:
+            continue
+        scales = [x.guidance for x in cells]
+        said = []
+        for h, k in named.items():
+            values = [x.metrics[k] for x in cells]
+            text = f"{h} {trend(scales, values)}"
+            better = notes.get(k, ("", ""))[1]
+            if better and len(set(values)) > 1:
+                best = (min if better == "lower" else max)(range(len(values)), key=values.__getitem__)
+                text += f", best at s = {scales[best]:g}"
+            said.append(text)
+        done = "" if len(cells) == len(c.guidances) else f" ({len(cells)} of {len(c.guidances)} scales so far)"
+        lines.append(f"**Measured, {m}{done}:** " + "; ".join(said) + ".")
+    return "\n\n".join(lines + [c.world.frontier_note])

@@ -1,6 +1,7 @@
-"""Gradio components of our own. `RawNumber` hands the named API's numbers to our handlers as the
+"""Gradio components of our own, and the app's longer texts. `RawNumber` hands the named API's numbers to our handlers as the
 client sent them: gr.Number would round, bound or convert them first (precision=0 rounds 3.7 to 4,
-a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range."""
+a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range.
+`RawSlider` does the same for the app's sliders: nothing is clamped or refused before that check."""
 from __future__ import annotations
 
 import gradio as gr
@@ -8,12 +9,45 @@ import gradio as gr
 
 class RawNumber(gr.Number):
     """A number field whose value reaches the handler untouched (checked there)."""
+    is_template = True  # Gradio draws it with its parent's (gr.Number's) front end
 
     def preprocess(self, payload):
         return payload
 
     def api_info(self) -> dict:
         return {"type": "number"}
+
+
+# The app's longer texts: the world tabs' explanation, the comparison tab's, one sentence per method.
+EXPLAIN = """
+**Guidance scale s.** The network predicts the noise twice, with the label and with the empty label,
+and mixes them: `eps = eps_uncond + s * (eps_cond - eps_uncond)`. `s = 0` ignores the label,
+`s = 1` is the plain conditional model, `s > 1` pushes further toward the label: samples get more
+typical and less varied, and very large scales overshoot.
+
+**x0 prediction.** At every step the model's noise estimate implies a guess of the clean sample,
+`x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`: blurry early, sharp late. The right panel shows it.
+
+**"random"** is the empty-set label: the unconditional model, which should draw every class.
+
+**Guidance method.** CFG is where guidance started; the other methods change how the two predictions
+are mixed (rescale, interval, APG, CFG-Zero*) or what the label's prediction is compared with
+(autoguidance: a weaker model; classifier guidance: a classifier's gradient). **Exact reference**
+swaps the network for the exact denoiser of a small pool of training examples: a perfect model of
+them, to see what each method does when the model makes no error.
+"""
+COMPARE_INTRO = ("Same label, same seed, same initial noise: only the guidance method (rows) and the guidance "
+                 "scale (columns) change. 2D: distance to the pattern and coverage of it (lower is better for "
+                 "both) and spread; MNIST: LeNet accuracy, diversity (mean pairwise pixel distance) and FLD "
+                 "against real digits of the class. Each picture appears as soon as it is done.")
+
+class RawSlider(gr.Slider):
+    """A slider whose value reaches the handler untouched: gr.Slider would refuse an out-of-range
+    value with a message that does not name the field (`diffusion.inputs` checks it instead)."""
+    is_template = True  # drawn by gr.Slider's front end
+
+    def preprocess(self, payload):
+        return payload
 
 
 # One plain sentence per guidance method, for the app.
@@ -58,5 +92,5 @@ def param_component(p, value):
     if p.lo is not None and p.hi is not None and p.hi != float("inf"):
         step = 1 if p.kind is int else (p.hi - p.lo) / 20
         lo, hi = p.lo + step * p.lo_open, p.hi - step * p.hi_open
-        return gr.Slider(lo, hi, value=value, step=step, label=label)
-    return gr.Number(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)
+        return RawSlider(lo, hi, value=value, step=step, label=label)
+    return RawNumber(value, label=label, info=p.allowed(), precision=0 if p.kind is int else None)

@@ -56,6 +56,7 @@ class Result:
     samples: np.ndarray  # final samples in the public data format (float32)
     seconds: float  # compute time of the run's own steps: no waiting for other runs, no rendering
     artifacts: dict = field(default_factory=dict)  # files the UI rendered once (png, gif, ...)
+    views: dict = field(default_factory=dict)  # pictures the UI drew once (the player's frames)
 
     @property
     def nbytes(self) -> int:

@@ -28,6 +28,7 @@ MAX_MESSAGE = 600  # an error's text: the value in it is already cut to 80 chara
 # Inputs taken raw. A file arrives as Gradio's file data (its path checked to be in Gradio's
 # upload folder), not converted: Gradio's own refusal of a file type names no field.
 VALUE_INPUTS = (gr.Number, gr.Slider, gr.Dropdown, gr.Radio, gr.CheckboxGroup, gr.Textbox, gr.State, gr.File)
+SPECIAL = (gr.Progress, gr.Request, gr.EventData)  # what Gradio hands a handler besides the values
 
 
 def user_error(e: ValueError) -> gr.Error:
@@ -37,9 +38,15 @@ def user_error(e: ValueError) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def named(comp, field: str):
+    """comp, its refusals naming `field` (the library's name for the value) rather than its label."""
+    comp.gde_field = field
+    return comp
+
+
 def field_name(comp) -> str:
-    """What the page calls the component: its label up to a colon, else its kind."""
-    label = getattr(comp, "label", None) or type(comp).__name__.lower()
+    """The component's field: as `named`, else its label up to a colon ("phi: ..."), else its kind."""
+    label = getattr(comp, "gde_field", None) or getattr(comp, "label", None) or type(comp).__name__.lower()
     return str(label).split(":")[0].strip()
 
 
@@ -54,8 +61,8 @@ def check_value(comp, value, types_only: bool = False):
         if value is not None and not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
             raise invalid(name, value, "uploaded files")
         return value
-    if types_only:
-        many = isinstance(comp, gr.CheckboxGroup)
+    many = isinstance(comp, gr.CheckboxGroup) or (isinstance(comp, gr.Dropdown) and comp.multiselect)
+    if types_only or (many and isinstance(comp, gr.Dropdown)):  # a dropdown's choices change per session
         if not (all(isinstance(v, str) for v in value) if many and isinstance(value, list) else isinstance(value, str)):
             raise invalid(name, value, "a list of texts" if many else "text")
         return value
@@ -68,7 +75,6 @@ def check_value(comp, value, types_only: bool = False):
                      ).check(value)
     if isinstance(comp, (gr.Radio, gr.CheckboxGroup)):
         choices = [v for _, v in comp.choices]
-        many = isinstance(comp, gr.CheckboxGroup)
         items = value if many and isinstance(value, list) else [value]
         if (many and not isinstance(value, list)) or not all(isinstance(v, (str, int, float)) and
                                                              not isinstance(v, bool) and v in choices for v in items):
@@ -83,7 +89,13 @@ def guarded(fn, comps: list, event: str, types_only: bool = False):
     """fn with its inputs checked against `comps` (`types_only`: fn checks their values itself)
     and its errors turned into the visitor's errors (see the module's docstring)."""
     def check(args):
-        return [check_value(c, v, types_only) for c, v in zip(comps, args)] + list(args[len(comps):])
+        # Gradio puts its own objects (gr.Progress, gr.Request) among the values where the handler's
+        # signature asks for them: they pair with no component.
+        out, values = [], iter(comps)
+        for a in args:
+            c = None if isinstance(a, SPECIAL) else next(values, None)
+            out.append(a if c is None else check_value(c, a, types_only))
+        return out
 
     def failed(e: Exception) -> gr.Error:
         if isinstance(e, gr.Error):
@@ -113,9 +125,10 @@ def guarded(fn, comps: list, event: str, types_only: bool = False):
 
 
 def harden(demo: gr.Blocks, self_checked: set[str]) -> None:
-    """Every event of `demo` takes raw values and is `guarded`; for the events named in
-    `self_checked` (their handlers check every input with `diffusion.inputs`) only text inputs
-    are checked to be text. Call once, after the page is built."""
+    """Every event of `demo` takes raw values and is `guarded`; for the events whose handler's name
+    is in `self_checked` (they check every input with `diffusion.inputs`; a handler may serve a
+    button and the page's load) only text inputs are checked to be text. Call once, after the page
+    is built."""
     for fn in demo.fns.values():
         if fn.fn is None:
             continue
@@ -123,4 +136,4 @@ def harden(demo: gr.Blocks, self_checked: set[str]) -> None:
         if raw:
             fn.preprocess = False
         fn.fn = guarded(fn.fn, list(fn.inputs) if raw else [], str(fn.api_name or fn.name),
-                        types_only=fn.api_name in self_checked)
+                        types_only=fn.name in self_checked)

@@ -6,7 +6,6 @@ ValueError becomes a `gr.Error` naming the field, the value and the allowed rang
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import random
 import time
@@ -19,13 +18,13 @@ from ..core.guidance import doubles_batch
 from ..drawing.pictures import save_png
 from ..drawing.plots import field_png, frontier_png
 from ..inputs import PUBLIC_PARAMS, Param
-from ..worlds import get_world
+from ..worlds import get_world, world_names
 from ..worlds.labels import RANDOM, label_index
-from . import media
-from .compare import DEFAULT_METHODS, compare_stream
+from . import media, player
+from .compare import DEFAULT_GUIDANCES, DEFAULT_METHODS, caption, compare, compare_stream
 from .engine import EXACT, SHIPPED, Engine, Progress, Request, Result
 from .guard import guarded
-from .storage import OUT, cap, files_exist, forget_files, result_folder
+from .storage import OUT, cap, files_exist, forget_files
 
 STREAM_EVERY = 0.12  # seconds between streamed frames: smooth, yet leaves the CPU to the sampler
 # The one concurrency group of every sampling event. Misses wait inside the engine for one of its
@@ -53,18 +52,16 @@ def new_seed() -> int:
     return random.randrange(0, 1_000_000)
 
 
-def describe(res: Result, cached: bool) -> str:
+def describe(run: int, res: Result, cached: bool) -> str:
+    """The status line of a finished run: which run it is and how it was made."""
     r = res.request
     how = "from the cache" if cached else f"in {res.seconds:.2f} s"
+    calls = ""  # another method and its parameters are in the run's caption
     if r.method == "cfg":
         calls = "cond + uncond in 1 batched call" if doubles_batch(r.guidance, r.label == RANDOM) else "1 network call"
         calls = f" ({calls} per step)"
-    else:
-        calls = f" with {media.method_caption(r.method, r.method_params)}"
-    model = " by the exact reference" if r.model == EXACT else ""
-    return (f"**{r.n} {get_world(r.world).noun}**, label `{r.label}`, guidance "
-            f"{r.guidance:g}, {r.steps} {r.sampler.upper()} steps, seed {r.seed}: sampled{model} {how}"
-            f"{calls}. Drag the step slider to look at any step.")
+    return (f"**Run {run}**: {player.run_caption(r)}. Sampled {how}{calls}. Play, pause or drag the "
+            "step slider under the picture.")
 
 
 class SamplingHandlers:
@@ -83,44 +80,44 @@ class SamplingHandlers:
         """The result's downloads and final picture, written once per cached result (again if the
         output folder's cap deleted them)."""
         if not files_exist(res):
-            res.artifacts.update({k: str(v) for k, v in media.export(res, result_folder(res.request)).items()})
+            folder = OUT / media.run_id(res.request)
+            res.artifacts.update({k: str(v) for k, v in media.export(res, folder).items()})
             cap()
         return res.artifacts
 
     # -- the world tabs --------------------------------------------------------------------------
     def generate(self, world, model, label, guidance, steps, sampler, eta, seed, n, method="cfg",
                  denoiser=NETWORK, *values):
-        """Stream the reverse process. Yields (frame, final image, step slider, video, files, state,
-        status); outputs that have not changed yet are gr.skip(). `values`: the method parameters
-        in PARAM_NAMES order (those of other methods are ignored)."""
+        """Stream the reverse process into the run player. Yields (player HTML, final image, the
+        direction field's step slider, video, files, state, status); outputs that have not changed
+        yet are gr.skip(). The first yield clears the previous run's outputs. `values`: the method
+        parameters in PARAM_NAMES order (those of other methods are ignored)."""
         req = self.request(world, model, label, guidance, steps, sampler, eta, seed, n, method,
                            method_values(values), denoiser)
-        skip = gr.skip()
+        skip, run = gr.skip(), player.next_run()
+        # The previous run's pictures, files and step go at once: nothing on screen belongs to another run.
+        steps_range = gr.update(minimum=0, maximum=req.steps, value=req.steps, step=1, interactive=False)
+        yield (player.starting_html(run, req), None, steps_range, None, None, None,
+               f"**Run {run}**: {player.run_caption(req)}. Starting...")
         start = time.perf_counter()
         cached = True  # unless a frame streams: a cached request yields its Result at once
         for item in self.engine.stream(req, every=STREAM_EVERY):
             if isinstance(item, Progress):
                 cached = False
                 img = media.frame_image(req.world, item.x, item.x0, item.index, item.total, item.t)
-                status = f"sampling... step {item.index} of {item.total - 1} ({time.perf_counter() - start:.1f} s)"
-                yield img, skip, skip, skip, skip, skip, status
+                note = f"sampling: step {item.index} of {item.total - 1}, {time.perf_counter() - start:.1f} s"
+                yield (player.live_html(run, req, img, item.index, item.total, note), skip, skip, skip, skip, skip,
+                       f"**Run {run}**: {player.run_caption(req)}. {note.capitalize()}...")
                 continue
             res = item
-        last = len(res.xs) - 1
-        slider = gr.update(minimum=0, maximum=last, value=last, step=1, interactive=True)
-        img = frame(res, last)
-        if not cached:  # show the final sample at once; the animation files follow
-            yield img, skip, slider, skip, skip, req, describe(res, cached) + " Writing GIF/MP4..."
+        steps_range = gr.update(minimum=0, maximum=req.steps, value=req.steps, step=1, interactive=True)
+        shown = player.player_html(run, res)
+        if not cached:  # the run plays at once; the animation files follow
+            yield shown, skip, steps_range, skip, skip, req, describe(run, res, cached) + " Writing GIF/MP4..."
+            shown = skip
         files = self.artifacts(res)
-        yield (img, files["png"], slider, files["mp4"],
-               [files["png"], files["npy"], files["gif"], files["mp4"]], req, describe(res, cached))
-
-    def scrub(self, req: Request | None, index, kinds=None):
-        """The stored frame at `index` (no sampling), and for 2D the direction field there."""
-        if req is None:
-            return gr.skip(), gr.skip()
-        res = self.engine.cached(req) or self.engine.run(req)  # an evicted result is recomputed, bit-identical
-        return frame(res, index), self.field(req, res, index, kinds)
+        yield (shown, files["png"], steps_range, files["mp4"],
+               [files["png"], files["npy"], files["gif"], files["mp4"]], req, describe(run, res, cached))
 
     def field_at(self, req: Request | None, index, kinds=None):
         """Only the 2D direction field at `index` (the frame on screen is already right)."""
@@ -132,7 +129,7 @@ class SamplingHandlers:
         if not get_world(req.world).has_field:
             return None
         index = step_index(res, index)
-        kinds = [k for k in (kinds or []) if k in KINDS]
+        kinds, note = field_kinds(req.label, kinds)
         t = res.timesteps[index]
         f = None
         if kinds:  # no arrows asked for: the points alone, without a network call
@@ -140,16 +137,37 @@ class SamplingHandlers:
             ck, names = s.checkpoint, s.checkpoint.config.labels
             guider = "cfg" if req.method == "cfg" else s.guider(req.method, req.method_params)
             f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t,
-                                method=guider, steps=req.steps, index=index)
+                                method=guider, steps=req.steps, index=index, spacing=s.timestep_spacing)
         how = "" if req.method == "cfg" else f", {req.method}"
-        title = f"x_t at t = {max(t, 0)} with x0_hat - x_t arrows (s = {req.guidance:g}{how})"
-        return field_png(res.xs[index], f, kinds, title)
+        guided = "no guidance" if req.label == RANDOM else f"s = {req.guidance:g}{how}"
+        title = f"x_t at step {index} of {len(res.xs) - 1} (t = {max(t, 0)}): label {req.label}, {guided}"
+        return field_png(res.xs[index], f, kinds, title, note)
 
     def labels_for(self, world, model: str = SHIPPED) -> list[str]:
         return self.engine.models.get(world, model).labels
 
     def model_choices(self, world):
         return gr.update(choices=self.engine.models.names(world))
+
+    def warm_up(self) -> None:
+        """Load the models and precompute the examples (the first is each tab's default run, which
+        the page draws at load) and the default comparison, so first visitors get instant answers."""
+        for name in world_names():
+            for label, guidance, steps, sampler, seed, n in get_world(name).examples:
+                try:
+                    res = self.engine.run(self.request(name, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n),
+                                          background=True)
+                    self.engine.wait_idle()  # the GIF/MP4 encoding too gives way to a visitor's run
+                    self.artifacts(res)
+                    player.frames(res)
+                except Exception as e:  # a missing checkpoint is reported when the tab is used
+                    print(f"warm-up skipped {name}: {e}")
+                    break
+        first = get_world(world_names()[-1])
+        try:
+            compare(self.engine, first.name, first.default_label, 0, DEFAULT_GUIDANCES)
+        except Exception as e:
+            print(f"warm-up skipped the comparison: {e}")
 
     # -- the named API ---------------------------------------------------------------------------
     def api_sample(self, world, label, guidance, steps, sampler, seed, n, method="cfg", *values):
@@ -168,14 +186,17 @@ class SamplingHandlers:
             yield files["png"], files["npy"]
 
     # -- the guidance comparison -------------------------------------------------------------------
-    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK, *values):
+    def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK,
+                   progress=gr.Progress(), *values):
         """Stream the methods x scales comparison: after every finished cell the grid (unfinished
         cells blank), the table and the status; the frontier plot after each method's last scale.
-        Yields (grid, plot, table, status, note under the plot)."""
+        Yields (grid, plot, table, status, caption under the plot). `progress` comes before the
+        method parameters (`values`) because Gradio fills it in only at a positional place."""
         start = time.perf_counter()
         plot = gr.skip()
         for c in compare_stream(self.engine, world, label, seed, guidances, methods, method_values(values),
                                 model_name(model, denoiser)):
+            progress(len(c.cells) / len(c.requests), desc=f"{len(c.cells)} of {len(c.requests)} cells")
             if len(c.cells) % len(c.guidances) == 0:  # a method's row is complete: redraw its curve
                 plot = frontier_plot(c)
             r = c.requests[0]
@@ -185,7 +206,7 @@ class SamplingHandlers:
             if c.done and r.model == EXACT and {"cfg", "classifier"} <= set(c.methods):
                 status += " " + SAME_ON_EXACT
             yield (media.comparison_grid(c), plot, gr.update(value=c.table(), headers=c.headers), status,
-                   c.world.frontier_note)
+                   caption(c))
             plot = gr.skip()
 
     def compare_guidance(self, world, label, seed, guidances, methods=DEFAULT_METHODS, *values):
@@ -199,7 +220,7 @@ class SamplingHandlers:
             if not c.done:  # each cell is a chance for the server to stop a run whose client left
                 yield gr.skip(), gr.skip()
         OUT.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha1(repr(c.requests).encode()).hexdigest()[:12]
+        key = media.run_id(c.requests)[:12]
         path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{key}.png"
         save_png(media.comparison_grid(c), path)
         cap()
@@ -228,19 +249,24 @@ def frontier_plot(c):
                         title=f"{c.world.title}: label {c.label}, seed {c.seed}")
 
 
+def field_kinds(label: str, kinds) -> tuple[list[str], str]:
+    """The arrows to draw for `label`, and a note when some asked for are left out: with the
+    label "random" the conditional prediction is the unconditional one, so there is nothing to
+    guide toward and only the unconditional arrows are drawn."""
+    kinds = [k for k in KINDS if k in (kinds or [])]
+    if label != RANDOM or kinds in ([], ["unconditional"]):
+        return kinds, ""
+    return ["unconditional"], "label random: cond = uncond, nothing to guide toward (uncond arrows only)"
+
+
 def step_index(res: Result, index) -> int:
-    """The scrubber's step, checked against the result's frames (no clamping)."""
+    """The scrubber's step, checked like every input (a stale or out-of-range step is an error
+    naming the field, not moved silently to the nearest stored one)."""
     return Param("step", int, 0, len(res.xs) - 1).check(index)
-
-
-def frame(res: Result, index: int):
-    index = step_index(res, index)
-    return media.frame_image(res.request.world, res.xs[index], res.x0s[index], index, len(res.xs),
-                             res.timesteps[index])
 
 
 # Every public method becomes a gr.Error-raising handler.
 for _name, _fn in list(vars(SamplingHandlers).items()):
-    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field",
+    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field", "warm_up",
                                                                               "api_sample", "compare_guidance"):
         setattr(SamplingHandlers, _name, user_errors(_fn))

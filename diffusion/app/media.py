@@ -3,6 +3,8 @@ and the x0 prediction, drawn by the world), the comparison strip, and the downlo
 GIF, MP4)."""
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from ..inputs import METHOD_PARAMS
 from ..worlds import get_world
 
 MAX_ANIMATION_FRAMES = 60
+GIF_MAX_BYTES = 1_400_000  # the issue's budget is 1.5 MB: a visitor's download, a README animation
+GIF_COLORS = 32  # gray levels of a digit, or viridis and text: 32 look alike and compress better
 
 
 def frame_image(world, x: np.ndarray, x0: np.ndarray, index: int, total: int, t: int,
@@ -42,12 +46,30 @@ def _even(img: np.ndarray) -> np.ndarray:
     return np.pad(img, ((0, img.shape[0] % 2), (0, img.shape[1] % 2), (0, 0)), constant_values=255)
 
 
-def write_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15, hold: float = 1.5) -> Path:
-    images = [Image.fromarray(f) for f in frames]
-    durations = [int(1000 / fps)] * len(images)
+def _gif_bytes(images: list[Image.Image], frame_ms: int, hold: float) -> bytes:
+    durations = [frame_ms] * len(images)
     durations[-1] = int(hold * 1000)  # rest on the final sample before looping
-    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0,
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
                    optimize=False)
+    return out.getvalue()
+
+
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15, hold: float = 1.5,
+              max_bytes: int = GIF_MAX_BYTES) -> Path:
+    """An animated GIF of at most max_bytes: frames in GIF_COLORS colours, and where that is still
+    too large, every other frame dropped (each shown longer, so the animation keeps its length).
+    Noise barely compresses, so the early frames of a digit run cost the most."""
+    images = [Image.fromarray(f).quantize(colors=GIF_COLORS, method=Image.Quantize.MEDIANCUT,
+                                          dither=Image.Dither.NONE) for f in frames]
+    keep, frame_ms = list(range(len(images))), 1000 / fps
+    data = _gif_bytes(images, int(frame_ms), hold)
+    while len(data) > max_bytes and len(keep) > 2:
+        fewer = animation_indices(len(keep), max(2, len(keep) // 2))
+        frame_ms *= (len(keep) - 1) / max(1, len(fewer) - 1)
+        keep = [keep[i] for i in fewer]
+        data = _gif_bytes([images[i] for i in keep], int(frame_ms), hold)
+    Path(path).write_bytes(data)
     return Path(path)
 
 
@@ -93,12 +115,26 @@ def comparison_grid(c) -> np.ndarray:
     return stacked(rows)
 
 
+def run_id(request) -> str:
+    """A short fingerprint of every input of a run (model, method parameters, eta and all)."""
+    return hashlib.sha1(repr(request).encode()).hexdigest()[:16]
+
+
+def download_stem(request) -> str:
+    """The downloads' file name: world, label, s, sampler and steps, seed, n and method, readable,
+    then the run's fingerprint, so that two different runs never share a name (the same run, the
+    same samples: the same name)."""
+    r = request
+    return (f"{r.world}_{r.label}_s{r.guidance:g}_{r.sampler}-{r.steps}steps_seed{r.seed}_n{r.n}_{r.method}"
+            f"_{run_id(r)[:8]}")
+
+
 def export(result, folder: str | Path) -> dict[str, Path]:
     """Write a result's downloads once: final samples as PNG and .npy, the animation as GIF and MP4."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     r = result.request
-    stem = f"{r.world}_{r.label}_g{r.guidance:g}_{r.sampler}{r.steps}_seed{r.seed}"
+    stem = download_stem(r)
     paths = {"png": folder / f"{stem}.png", "npy": folder / f"{stem}.npy",
              "gif": folder / f"{stem}.gif", "mp4": folder / f"{stem}.mp4"}
     save_png(get_world(r.world).final_image(result.samples), paths["png"])

@@ -6,7 +6,6 @@ ours after the reply is safe.
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import threading
@@ -15,11 +14,6 @@ from pathlib import Path
 OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
 MAX_OUT_BYTES = 300 << 20  # a 64-digit x 100-step result writes ~3 MB; grids ~0.3 MB each
 _lock = threading.Lock()
-
-
-def result_folder(request, root: Path = OUT) -> Path:
-    """The folder of one request's files."""
-    return root / hashlib.sha1(repr(request).encode()).hexdigest()[:16]
 
 
 def forget_files(result) -> None:

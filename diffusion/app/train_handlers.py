@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from ..drawing.pictures import caption
 from ..drawing.plots import loss_png
@@ -56,6 +57,23 @@ def status_text(snap: JobSnapshot) -> str:
     return out
 
 
+def upload_paths(files) -> list[str]:
+    """A gr.File value (paths, file objects, or Gradio's raw file data; one or a list) as a list of paths."""
+    files = files if isinstance(files, list) else [files] if files else []
+    return [f["path"] if isinstance(f, dict) else f if isinstance(f, str) else getattr(f, "name", str(f))
+            for f in files]
+
+
+def remove_uploaded(paths) -> None:
+    """Delete uploaded files, and each one's folder once empty (Gradio gives every upload a folder
+    of its own). Only files in Gradio's upload folder are touched."""
+    cache = Path(get_upload_folder()).resolve()
+    for old in paths:
+        path = Path(old).resolve()
+        if cache in path.parents:
+            path.unlink(missing_ok=True)
+            if path.parent != cache and path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
 
 
 class TrainHandlers:
@@ -99,6 +117,13 @@ class TrainHandlers:
                    str(zip_checkpoint(snap.folder)), *self._pickers(w.name, name))
             return
 
+    def shipped_loss(self, world):
+        """The training curve of the world's shipped model: what a visitor sees before training."""
+        ck = self.engine.models.get(world).checkpoint
+        h = ck.history or {}
+        return loss_png(h.get("loss", []), h.get("val_loss", []),
+                        title=f"the shipped {get_world(world).title} model: {h.get('step', '?')} steps")
+
     def _own_job(self, session: str):
         job = self.jobs.current()
         return job if job is not None and job.running and self._owners.get(job.id) == session else None
@@ -111,18 +136,23 @@ class TrainHandlers:
         job.stop()
         return "Stopping: the model trained so far is being saved..."
 
+    def replace_upload(self, files, previous):
+        """When new files replace an upload (or it is cleared), remove the previous upload's files
+        from the server: Gradio keeps every uploaded file otherwise. Returns the current upload's
+        paths, for the next replacement. Only files in Gradio's upload folder are touched."""
+        now = upload_paths(files)
+        remove_uploaded(set(previous or []) - set(now))
+        return now
+
     def use_upload(self, files):
         """Validate an uploaded checkpoint (files or one .zip) and register it for its world and
         this session. The uploaded files are deleted, accepted or not."""
-        files = files if isinstance(files, list) else [files] if files else []
-        paths = [f["path"] if isinstance(f, dict) else f if isinstance(f, str) else getattr(f, "name", str(f))
-                 for f in files]
+        paths = upload_paths(files)
         try:
             self.uploads.mkdir(parents=True, exist_ok=True)
             ck = load_uploaded(paths, root=self.uploads)
         finally:
-            for p in paths:
-                Path(p).unlink(missing_ok=True)
+            remove_uploaded(paths)
         world = ck.config.world
         name = f"uploaded {world} model #{self.engine.models.new_id()}"
         try:
@@ -133,7 +163,6 @@ class TrainHandlers:
             raise
         return (f"Accepted: a {world} model ({ck.config.architecture}, labels {', '.join(ck.config.labels)}). "
                 f"Registered as **{name}**."), *self._pickers(world, name)
-
 
     def forget(self):
         """The session ended: stop its job and drop its models and uploads."""

@@ -32,11 +32,11 @@ class DirectionField:
 @torch.inference_mode()
 def direction_field(model, diffusion: GaussianDiffusion, label: int, null_label: int, guidance: float,
                     t: int, lim: float = 1.25, size: int = 17, method: str | Guider = "cfg",
-                    steps: int | None = None, index: int | None = None) -> DirectionField:
+                    steps: int | None = None, index: int | None = None, spacing: str = "uniform") -> DirectionField:
     """The three fields on a size x size grid over [-lim, lim]^2 at network timestep t (t < 0, the
     final frame, is shown as t = 0), for the label index `label` (null_label: unconditional).
     For a method other than cfg, the guided arrow is its eps at frame `index` (0..steps) of a run
-    of `steps` steps (respaced like the sampler's chain), whose timestep is t."""
+    of `steps` steps (respaced like the sampler's chain, by `spacing`), whose timestep is t."""
     t = max(int(t), 0)
     axis = torch.linspace(-lim, lim, size)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
@@ -51,7 +51,7 @@ def direction_field(model, diffusion: GaussianDiffusion, label: int, null_label:
     if guider.name == "cfg":
         guided = mix(out, m, guidance)
     else:  # the method's own eps at that step of the run: k = index, chain index i = S - 1 - k
-        chain = diffusion.respace(steps)
+        chain = diffusion.respace(steps, spacing)
         i = chain.num_steps - 1 - min(int(index), chain.num_steps - 1)
         guided = GuidedDenoiser(model, chain.model_timesteps, y, null_label, guidance, guider,
                                 chain.alphas_cumprod_f64)(grid, i)

@@ -68,13 +68,15 @@ class GaussianDiffusion:
     def from_schedule(cls, schedule: str, T: int) -> "GaussianDiffusion":
         return cls(np.cumprod(1.0 - make_betas(schedule, T)))
 
-    def respace(self, steps: int | Sequence[int]) -> "GaussianDiffusion":
-        """A diffusion over `steps` evenly spaced timesteps (or the given increasing subset).
+    def respace(self, steps: int | Sequence[int], spacing: str = "uniform") -> "GaussianDiffusion":
+        """A diffusion over `steps` timesteps picked by `spacing` (`schedules.space_timesteps`),
+        or over the given increasing subset.
 
         Its betas are 1 - alpha_bar[t_i] / alpha_bar[t_{i-1}], so DDPM on it is the ancestral
         sampler of the shorter chain (Nichol & Dhariwal, 2021).
         """
-        keep = space_timesteps(self.num_steps, steps) if isinstance(steps, int) else list(steps)
+        keep = (space_timesteps(self.num_steps, steps, spacing, self.alphas_cumprod_f64)
+                if isinstance(steps, int) else list(steps))
         if keep == list(range(self.num_steps)):
             return self
         ac = self.alphas_cumprod_f64[keep]

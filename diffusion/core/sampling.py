@@ -48,11 +48,12 @@ def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: t
                   null_label: int, guidance: float = 1.0, steps: int | None = None,
                   sampler: str = "ddpm", eta: float = 0.0, clip: bool = True,
                   generator: torch.Generator | None = None, x_T: torch.Tensor | None = None,
-                  method: str | Guider = "cfg") -> Iterator[Frame]:
+                  method: str | Guider = "cfg", spacing: str = "uniform") -> Iterator[Frame]:
     """Run the reverse process from x_T ~ N(0, I) (or the given x_T) for the labels y (B,),
     yielding S + 1 frames. `shape` is one sample's shape, e.g. (2,) or (1, 28, 28).
     `method` is the guidance method at scale `guidance`: a name of `guidance.METHODS` (its default
     parameters) or a guider from `guidance.make_guider` (its parameters, weak model, classifier).
+    `spacing` picks the run's timesteps out of T (`schedules.space_timesteps`).
     The public ranges of these arguments are `diffusion.inputs`' job; this checks only what the
     math needs (steps in 1..T, a known sampler, a generator)."""
     steps = diffusion.num_steps if steps is None else steps
@@ -60,7 +61,7 @@ def sample_frames(model, diffusion: GaussianDiffusion, y: torch.Tensor, shape: t
         raise ValueError("pass a torch.Generator: sampling never reads the global RNG")
     if sampler not in SAMPLERS:
         raise invalid("sampler", sampler, ", ".join(SAMPLERS))
-    chain = diffusion.respace(steps)
+    chain = diffusion.respace(steps, spacing)
     x = torch.randn((len(y), *shape), generator=generator) if x_T is None else x_T
     # Inference mode is entered per step, never held across a yield: a suspended (or abandoned)
     # generator would otherwise leave its consumer's thread in inference mode.

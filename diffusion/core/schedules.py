@@ -12,6 +12,7 @@ import numpy as np
 from .checks import invalid
 
 SCHEDULES = ("linear", "cosine")
+SPACINGS = ("uniform", "logsnr")  # how a run of S steps picks its timesteps out of T
 
 
 def linear_betas(T: int) -> np.ndarray:
@@ -49,16 +50,39 @@ def make_betas(schedule: str, T: int) -> np.ndarray:
     raise invalid("schedule", schedule, ", ".join(SCHEDULES))
 
 
-def space_timesteps(T: int, steps: int) -> list[int]:
-    """An evenly spaced, increasing subset of `steps` timesteps out of range(T).
+def space_timesteps(T: int, steps: int, spacing: str = "uniform",
+                    alphas_cumprod: np.ndarray | None = None) -> list[int]:
+    """An increasing subset of `steps` timesteps out of range(T).
 
     It always contains T - 1, so that the reverse process starts from (nearly) pure noise, and,
     for steps >= 2, also 0, so that it ends on the cleanest step. steps = 1 gives [T - 1]: one
     jump from noise straight to the x0 prediction.
+
+    spacing "uniform": evenly spaced in t (DDIM's and improved-diffusion's spacing).
+    spacing "logsnr": evenly spaced in the half log-SNR lambda_t = log(sqrt(ab_t / (1 - ab_t)))
+    (Lu et al. 2022, "DPM-Solver", sec. 3.3, for low-dimensional data): the nearest integer
+    timesteps, nudged apart where two would round to the same one. It needs the schedule's
+    alpha_bar (T,). With the linear schedule, evenly spaced t leaves one step from t ~ T/S to
+    the clean sample, too coarse for data on thin curves; even in lambda, the steps crowd at low noise.
     """
     if not isinstance(steps, int) or not 1 <= steps <= T:
         raise invalid("steps", steps, f"an integer in 1..{T}")
+    if spacing not in SPACINGS:
+        raise invalid("spacing", spacing, ", ".join(SPACINGS))
     if steps == 1:
         return [T - 1]
-    # Spacing is >= 1 when steps <= T, so rounding keeps the values distinct.
-    return [int(round(v)) for v in np.linspace(0, T - 1, steps)]
+    if spacing == "uniform":
+        # Spacing is >= 1 when steps <= T, so rounding keeps the values distinct.
+        return [int(round(v)) for v in np.linspace(0, T - 1, steps)]
+    ab = np.asarray(alphas_cumprod, dtype=np.float64)
+    if ab.shape != (T,):
+        raise ValueError(f"logsnr spacing needs alpha_bar of shape ({T},), got {ab.shape}")
+    lam = 0.5 * (np.log(ab) - np.log1p(-ab))  # decreasing in t
+    ts = [int(np.argmin(np.abs(lam - v))) for v in np.linspace(lam[0], lam[-1], steps)]
+    ts[0], ts[-1] = 0, T - 1
+    for i in range(1, steps):  # strictly increasing from 0 ...
+        ts[i] = max(ts[i], ts[i - 1] + 1)
+    ts[-1] = T - 1
+    for i in range(steps - 2, -1, -1):  # ... and below T - 1 (steps <= T leaves room for both)
+        ts[i] = min(ts[i], ts[i + 1] - 1)
+    return ts

@@ -44,7 +44,22 @@ def points_panel(pts: np.ndarray, size: int = PANEL, lim: float = VIEW) -> np.nd
             for dx in (0, 1):
                 img[py[order] + dy, px[order] + dx] = colors[order]
     img[[0, -1], :] = img[:, [0, -1]] = 200
-    return img
+    return density_key(img) if size >= 200 else img
+
+
+def density_key(img: np.ndarray) -> np.ndarray:
+    """The legend of the point colours, in the panel's lower right corner: the colour ramp from
+    few to many points per cell."""
+    h, w = img.shape[:2]
+    bar_w, bar_h, x0, y0 = 48, 6, w - 84, h - 11
+    ramp = _viridis()[np.linspace(0.15 * 255, 255, bar_w).astype(np.int64)]
+    img[y0:y0 + bar_h, x0:x0 + bar_w] = ramp[None]
+    out = Image.fromarray(img)
+    draw = ImageDraw.Draw(out)
+    gray, font, mid = (90, 90, 90), _font(10), y0 + bar_h // 2
+    draw.text((x0 - 3, mid), "colour: sparse", fill=gray, font=font, anchor="rm")
+    draw.text((x0 + bar_w + 3, mid), "dense", fill=gray, font=font, anchor="lm")
+    return np.asarray(out).copy()
 
 
 def digits_panel(u8: np.ndarray, scale: int = 3) -> np.ndarray:

@@ -28,43 +28,80 @@ def _to_rgb(fig) -> np.ndarray:
     return rgb
 
 
-def scatter_ax(ax, pts: np.ndarray, title: str = "", lim: float = LIM, density: bool = True) -> None:
-    """Points (n, 2), coloured by local density (a 2D histogram looked up per point)."""
+DENSITY_LABEL = "colour: points per cell (local density)"
+
+
+def scatter_ax(ax, pts: np.ndarray, title: str = "", lim: float = LIM, density: bool = True):
+    """Points (n, 2), coloured by local density (a 2D histogram looked up per point). Returns
+    the scatter, for a colour bar (`density_bar`)."""
     colors = "#1f77b4"
     if density and len(pts) > 1:
         h, xe, ye = np.histogram2d(pts[:, 0], pts[:, 1], bins=40, range=[[-lim, lim], [-lim, lim]])
         ix = np.clip(np.searchsorted(xe, pts[:, 0]) - 1, 0, 39)
         iy = np.clip(np.searchsorted(ye, pts[:, 1]) - 1, 0, 39)
         colors = h[ix, iy]
-    ax.scatter(pts[:, 0], pts[:, 1], s=4 if len(pts) > 500 else 9, c=colors, cmap="viridis", linewidths=0)
+    sc = ax.scatter(pts[:, 0], pts[:, 1], s=4 if len(pts) > 500 else 9, c=colors, cmap="viridis", linewidths=0)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=9)
+    return sc
+
+
+def density_bar(fig, ax, sc) -> None:
+    """The legend of the point colours: a thin colour bar beside the axes."""
+    bar = fig.colorbar(sc, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label(DENSITY_LABEL, fontsize=7)
+    bar.ax.tick_params(labelsize=6)
 
 
 def scatter_png(pts: np.ndarray, title: str = "", size: float = 5.0) -> np.ndarray:
     fig, (ax,) = _figure(size)
-    scatter_ax(ax, pts, title)
+    density_bar(fig, ax, scatter_ax(ax, pts, title))
     fig.tight_layout()
     return _to_rgb(fig)
 
 
-def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", size: float = 4.5) -> np.ndarray:
-    """Points x_t with the denoiser's arrows x0_hat - x_t on a grid (see diffusion.field); `field`
-    may be None when `kinds` is empty."""
-    colors = {"unconditional": "#888888", "conditional": "#2a9d8f", "guided": "#e63946"}
+FIELD_COLORS = {"unconditional": "#6c757d", "conditional": "#2a9d8f", "guided": "#e63946"}
+FIELD_NAMES = {"unconditional": "uncond (empty label)", "conditional": "cond (the label)",
+               "guided": "guided: uncond + s (cond - uncond)"}
+
+
+def arrow_scale(field, kinds: list[str]) -> tuple[float, float]:
+    """(factor, longest): every shown arrow is drawn `factor` times its true length, so that the
+    longest of them (`longest`, in data units) spans 0.9 grid spacings and none reaches the next
+    grid point. One factor for all kinds, so their lengths stay comparable."""
+    xs = np.unique(field.points[:, 0])
+    spacing = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+    longest = max(float(np.hypot(*field.arrows[k].T).max()) for k in kinds)
+    return (0.9 * spacing / longest if longest > 0 else 1.0), longest
+
+
+def field_png(points: np.ndarray, field, kinds: list[str], title: str = "", note: str = "",
+              size: float = 5.0) -> np.ndarray:
+    """Points x_t with the denoiser's arrows x0_hat - x_t on its regular grid (see
+    `core.field`); `field` may be None when `kinds` is empty. Arrows are scaled to the field's
+    own range (`arrow_scale`); the scale is stated under the plot, after `note`."""
     fig, (ax,) = _figure(size)
-    scatter_ax(ax, points, title)
-    for k in kinds:
-        a = field.arrows[k]
-        ax.quiver(field.points[:, 0], field.points[:, 1], a[:, 0], a[:, 1], color=colors[k],
-                  angles="xy", scale_units="xy", scale=1, width=0.004, alpha=0.8, label=k)
+    density_bar(fig, ax, scatter_ax(ax, points, title))
+    lines = [note] if note else []
     if kinds:
-        ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+        factor, longest = arrow_scale(field, kinds)
+        for k in kinds:
+            a = field.arrows[k]
+            ax.quiver(field.points[:, 0], field.points[:, 1], a[:, 0], a[:, 1], color=FIELD_COLORS[k],
+                      angles="xy", scale_units="xy", scale=1 / factor, width=0.004, headwidth=3.5,
+                      headlength=4, alpha=0.9, label=FIELD_NAMES[k])
+        lines.append(f"arrows drawn at {factor:.3g}x their length; the longest is {longest:.2f} "
+                     f"(axes span {2 * LIM:g})")
+        # below the axes: inside, the legend would hide arrows
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(kinds), fontsize=7, frameon=False,
+                  title="\n".join(lines), title_fontsize=7, handlelength=1.5, columnspacing=1)
+    elif lines:
+        ax.set_xlabel("\n".join(lines), fontsize=7)
     fig.tight_layout()
     return _to_rgb(fig)
 

@@ -52,12 +52,24 @@ def training_card(task, trainer) -> str:
         f"| optimiser | AdamW, lr {c.lr}, warm-up {c.warmup} steps, cosine decay; EMA {c.ema_decay} |",
         f"| training | {trainer.step:,} steps of batch {c.batch_size} ({h['samples_seen']:,} samples), "
         f"{h['seconds'] / 3600:.2f} h wall clock, seed {c.seed} |",
+        *_runs_row(h.get("runs", [])),
         f"| final loss (train, running / validation) | {loss:.4f} / {val:.4f} |", "",
         "Loss history: `history.json`. Configuration: `config.json` (network), "
         + ("`diffusion.json` (world, labels, schedule)." if c.kind != "lenet" else "no diffusion."), "",
         EVAL_BEGIN, "(not evaluated yet: run `python -m diffusion.evaluate " + c.kind + " --update-card`)",
         EVAL_END, ""]
     return "\n".join(lines)
+
+
+def _runs_row(runs: list[dict]) -> list[str]:
+    """The card's row for a model trained over several runs (resumed after an interruption, or
+    continued with other settings): each run's command, seed, steps and hours. One run needs no row."""
+    runs = [r for r in runs if r["to_step"] > r["from_step"]]
+    if len(runs) < 2:
+        return []
+    parts = [f"{i}. `{r['command'] or '(not recorded)'}`, seed {r['seed']}: steps {r['from_step']:,}-{r['to_step']:,}, "
+             f"{r['seconds'] / 3600:.2f} h" for i, r in enumerate(runs, 1)]
+    return [f"| runs | {'<br>'.join(parts)} |"]
 
 
 def update_card(folder: str | Path, markdown: str, section: str = "evaluation") -> None:

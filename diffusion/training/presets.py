@@ -1,7 +1,7 @@
 """The recipes of `python -m diffusion.train KIND`: each world's own (`World.train_preset`), its
 weak denoiser for autoguidance ("<world>-weak": `World.weak_preset` over the world's preset), its
 noise-aware classifier ("<world>-classifier": `World.classifier_preset`, with the schedule of the
-shipped denoiser) and the LeNet judge's. Sized for a 2-core CPU: points in a few minutes, LeNet
+shipped denoiser) and the LeNet judge's. Sized for a 2-core CPU: points in about half an hour, LeNet
 in a few minutes, MNIST in one to two hours, the weak models and classifiers in minutes."""
 from __future__ import annotations
 

@@ -106,10 +106,15 @@ class Trainer:
         start, running = time.perf_counter(), None
         last_save = start
         base_seconds = self.history["seconds"]
+        # One record per run: a model trained over several interrupted runs names each command in its card.
+        segment = {"command": c.command, "seed": c.seed, "from_step": self.step, "to_step": self.step, "seconds": 0.0}
+        self.history.setdefault("runs", []).append(segment)
         while self.step < c.steps:
             loss = self.train_step()
             running = loss if running is None else 0.98 * running + 0.02 * loss
-            self.history["seconds"] = base_seconds + time.perf_counter() - start
+            segment["seconds"] = time.perf_counter() - start
+            segment["to_step"] = self.step
+            self.history["seconds"] = base_seconds + segment["seconds"]
             bar.update(1)
             done = self.step == c.steps
             over = max_seconds is not None and time.perf_counter() - start >= max_seconds

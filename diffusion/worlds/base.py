@@ -64,6 +64,9 @@ class World:
     # The comparison's frontier plot: (x, y) keys of `measure`, and the one sentence under it.
     frontier: tuple[str, str] = ("spread", "spread")
     frontier_note: str = ""
+    # measure key -> (what it means, which way is better: "lower", "higher" or "" for neither), for
+    # the comparison's caption (`app.compare.caption`)
+    measure_notes: dict = field(default_factory=lambda: {"spread": ("mean distance from the centroid", "")})
     exact_pool: int = 1000  # examples per class of the app's exact reference denoiser
     checkpoint: str | None = None  # the shipped checkpoint's folder (default: checkpoints/NAME)
     # Autoguidance's weak denoiser ("NAME-weak"): TrainConfig fields laid over `train_preset`, so

@@ -173,6 +173,11 @@ MNIST = MnistWorld(
     frontier_note="Each curve is one guidance method through its guidance scales (numbers at the points): "
                   "higher is more digits that LeNet reads as the asked one, further left is closer to real "
                   "digits of that class (FLD on LeNet features), so the best trade-off lies toward the upper left.",
+    measure_notes={"accuracy": ("share of samples that LeNet reads as the asked digit (for random: share of the "
+                                "10 digits present)", "higher"),
+                   "diversity": ("mean pairwise pixel distance between samples: how varied they are", "higher"),
+                   "fld": ("Frechet distance of LeNet features to real digits of the class: how real they "
+                           "look (biased upward at small n)", "lower")},
     weak_preset=dict(steps=1_500, warmup=100, ema_decay=0.999, model=dict(channels=[8, 16, 32], emb_dim=32, dropout=0.0),
                      eval_every=250, save_every=500),
     classifier_architecture="DigitClassifier",
