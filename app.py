@@ -12,7 +12,7 @@ import threading
 
 import gradio as gr
 
-from diffusion.app import player
+from diffusion.app import memory, player
 from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
 from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, RawSlider, method_controls,
@@ -297,6 +297,7 @@ PLAYER_JS, PLAYER_CSS = player.assets()
 def launch(**kwargs):
     """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/); uploads
     over MAX_UPLOAD are refused while they arrive."""
+    memory.limit_arenas()  # before the server's worker threads start
     return demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, max_file_size=MAX_UPLOAD,
                        **kwargs)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .app.http_calls import Session, file_data
+from .budget import heaviest
 from .inputs import PUBLIC_PARAMS, param_default
 from .models.checkpoint import CHECKPOINTS
 
@@ -36,8 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PARAMS = [param_default(k) for k in PUBLIC_PARAMS]  # every method parameter at its default, in API order
 HOT = [("sample_points", ["spiral", 2, 50, "ddim", 0, 1000, "cfg", *PARAMS]),
        ("sample_digits", ["3", 2, 25, "ddim", 0, 16, "cfg", *PARAMS])]
-HEAVIEST = ["3", 2, 100, "ddpm", 7, 64, "cfg", *PARAMS]  # 64 digits x 100 guided steps: the whole budget
 EXTRA = 12  # calls per round besides the load: 10 uploads, the heaviest request, the hit sent during it
+
+
+def heaviest_call(seed: int) -> tuple[str, list]:
+    """The heaviest request the budget allows (`budget.heaviest`: MNIST's 64 digits at its default
+    steps, guided), with a seed of its own."""
+    w = heaviest()
+    d = w.sampling
+    return f"sample_{w.noun}", [w.default_label, 2, d["steps"], d["sampler"], seed, w.sizes.admit_n, "cfg", *PARAMS]
 
 
 def fresh(k: int) -> tuple[str, list]:
@@ -188,7 +196,7 @@ def main(argv=None) -> int:
             heavy: dict = {}
 
             def heaviest(r=r):
-                answer = Session(url).call("sample_digits", HEAVIEST[:4] + [100 + r] + HEAVIEST[5:], timeout=300)
+                answer = Session(url).call(*heaviest_call(100 + r), timeout=300)
                 heavy.update(zip(("ok", "reply", "s"), answer))
             t = threading.Thread(target=heaviest)
             t.start()

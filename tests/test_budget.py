@@ -4,7 +4,7 @@ import pytest
 
 from diffusion.app.compare import DEFAULT_GUIDANCES, compare_stream
 from diffusion.app.engine import Engine
-from diffusion.budget import BUDGET, check_budget, run_cost
+from diffusion.budget import budget, check_budget, run_cost
 from diffusion.inputs import MAX_SCALES, METHOD, check_guidances, sample_args
 from diffusion.worlds import get_world, world_names
 
@@ -19,20 +19,29 @@ def test_every_default_of_the_app_fits(world):
     w = get_world(world)
     for row in w.examples:
         check_budget(w, [args(w, *row)])
-    for method in METHOD.choices:  # a tab's defaults, with any method
-        check_budget(w, [args(w, w.default_label, 2.0, w.sampling["steps"], w.sampling["sampler"], 0,
-                              w.sizes.default_n, method)])
-    cells = [args(w, w.default_label, g, w.compare["steps"], w.compare["sampler"], 0, w.sizes.compare_n)
-             for g in check_guidances(DEFAULT_GUIDANCES)]
-    check_budget(w, cells)
+    for exact in (False, True):  # the network or the exact reference
+        for method in METHOD.choices:  # a tab's defaults, with any method
+            check_budget(w, [args(w, w.default_label, 2.0, w.sampling["steps"], w.sampling["sampler"], 0,
+                                  w.sizes.default_n, method)], exact)
+        cells = [args(w, w.default_label, g, w.compare["steps"], w.compare["sampler"], 0, w.sizes.compare_n)
+                 for g in check_guidances(DEFAULT_GUIDANCES)]
+        check_budget(w, cells, exact)
 
 
 def test_64_digits_at_the_default_steps_fit_and_more_do_not():
     w = get_world("mnist")
-    assert check_budget(w, [args(w, "3", 2.0, w.sampling["steps"], "ddpm", 0, 64)]) == BUDGET
-    with pytest.raises(ValueError, match=r"cost=6500 is not allowed \(65 digits x 100 steps, cfg\); "
-                                         r"allowed: at most 6400 per request"):
-        check_budget(w, [args(w, "3", 2.0, 100, "ddpm", 0, 65)])
+    steps = w.sampling["steps"]
+    assert check_budget(w, [args(w, "3", 2.0, steps, "ddpm", 0, 64)]) == budget()[0]
+    with pytest.raises(ValueError, match=rf"cost=\d+ is not allowed \(65 digits x {steps} steps, cfg\); "
+                                         rf"allowed: at most {budget()[0]:g} per request \(64 digits at {steps}"):
+        check_budget(w, [args(w, "3", 2.0, steps, "ddpm", 0, 65)])
+
+
+def test_the_budget_follows_the_worlds_defaults(monkeypatch):
+    w = get_world("mnist")
+    before = budget()[0]
+    monkeypatch.setitem(w.sampling, "steps", w.sampling["steps"] * 2)  # a world's default steps doubled
+    assert budget()[0] == 2 * before
 
 
 def test_one_row_per_step_costs_half_and_methods_their_factor():
@@ -41,6 +50,7 @@ def test_one_row_per_step_costs_half_and_methods_their_factor():
     assert run_cost(w, args(w, "spiral", 1.0, 100, "ddpm", 0, 1000)) == guided / 2
     assert run_cost(w, args(w, "random", 2.0, 100, "ddpm", 0, 1000)) == guided / 2
     assert run_cost(w, args(w, "spiral", 2.0, 100, "ddpm", 0, 1000, "classifier")) > guided
+    assert run_cost(w, args(w, "spiral", 2.0, 100, "ddpm", 0, 1000), exact=True) == pytest.approx(guided * w.sizes.exact_cost)
 
 
 def test_the_engine_and_the_comparison_refuse_before_sampling():

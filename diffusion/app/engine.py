@@ -24,6 +24,7 @@ import torch
 from ..budget import check_budget
 from ..inputs import METHOD_PARAMS, SampleArgs, sample_args
 from ..worlds import get_world
+from .memory import trim
 from .models import EXACT, SHIPPED, Models
 WAIT_LIMIT = 60.0  # seconds a run waits for an identical one in flight (background: per step / 30)
 RUNS = 2  # visitors' runs computing at once; the others wait for a slot (cache hits never do)
@@ -110,7 +111,7 @@ class Engine:
         s = self.models.get(world, model)
         a = sample_args(world, s.checkpoint.config.labels, label, guidance, steps, sampler, eta, seed, n,
                         method, method_params, strict=False)
-        check_budget(world, [a])
+        check_budget(world, [a], exact=model == EXACT)
         return Request(**vars(a), world=world.name, model=model)
 
     def cached(self, req: Request) -> Result | None:
@@ -177,6 +178,7 @@ class Engine:
                 with self._idle:
                     self._foreground -= 1
                     self._idle.notify_all()
+            trim()  # the run's working memory (and any evicted result's) back to the system
 
     def wait_idle(self, timeout: float = WAIT_LIMIT) -> bool:
         """Block until no visitor's run is computing (background work, such as the warm-up's
