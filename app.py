@@ -18,7 +18,7 @@ from diffusion.app.compare import DEFAULT_GUIDANCES
 from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, RawSlider, method_controls,
                                       param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
-from diffusion.app.guard import harden, named
+from diffusion.app.guard import harden, mcp_through_guard, named
 from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
                                     new_seed)
 from diffusion.app.train_handlers import MAX_UPLOAD, TrainHandlers, dataset_choices, limits_text
@@ -78,13 +78,12 @@ def world_tab(name: str) -> dict:
             c["player"] = gr.HTML(player.placeholder_html(), elem_id=f"player-{name}", js_on_load=None)
             c["status"] = gr.Markdown("Loading the default run...", elem_id=f"status-{name}")
             if w.has_field:
-                c["kinds"] = named(gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
-                                                    label="direction field (arrows x0_hat - x_t)"), "kinds")
+                c["kinds"] = gr.CheckboxGroup(["unconditional", "conditional", "guided"], value=["guided"],
+                                              label="direction field (arrows x0_hat - x_t)")
                 c["field"] = gr.Image(label="direction field", type="numpy", format="png", elem_id=f"field-{name}")
-                c["scrub"] = named(RawSlider(0, w.sampling["steps"], value=w.sampling["steps"], step=1,
-                                             label="direction field at step (follows the player when it stops)",
-                                             interactive=False, elem_id=f"scrub-{name}", elem_classes="gde-follow"),
-                                   "step")
+                c["scrub"] = RawSlider(0, w.sampling["steps"], value=w.sampling["steps"], step=1,
+                                       label="direction field at step (follows the player when it stops)",
+                                       interactive=False, elem_id=f"scrub-{name}", elem_classes="gde-follow")
             with gr.Row():
                 c["final"] = gr.Image(label="final samples", type="filepath", elem_id=f"final-{name}")
                 c["video"] = gr.Video(label="animation (MP4)", autoplay=True, loop=True)
@@ -114,7 +113,7 @@ def wire_world(demo: gr.Blocks, H: SamplingHandlers, name: str, c: dict) -> None
                          api_name=f"generate_{name}")
     loaded = demo.load(generate, inputs, outputs, **SAMPLING_EVENTS, api_visibility="private")
     if has_field:  # the direction field at the last step as soon as a run is done
-        kinds, field_in = c["kinds"], [c["state"], c["scrub"], c["kinds"]]
+        kinds, field_in = named(c["kinds"], "kinds"), [c["state"], named(c["scrub"], "step"), c["kinds"]]
         c["go"].click(lambda: None, None, c["field"], queue=False, api_visibility="private")  # not the old run's
         for event in (done, loaded):
             event.then(H.field_at, field_in, c["field"], api_visibility="private")
@@ -178,19 +177,17 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             world = gr.Radio(world_names(), value=first.name, label="world")
-            datasets = named(gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits"),
-                             "labels")
-            width = named(RawSlider(32, 512, value=128, step=32, label="2D: MLP width"), "width")
-            size = named(gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False), "size")
-            seconds = named(RawSlider(MAX_SECONDS.lo, MAX_SECONDS.hi, value=first.live["max_seconds"], step=10,
-                                      label="time budget (s)"), "max_seconds")
+            datasets = gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits")
+            width = RawSlider(32, 512, value=128, step=32, label="2D: MLP width")
+            size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
+            seconds = RawSlider(MAX_SECONDS.lo, MAX_SECONDS.hi, value=first.live["max_seconds"], step=10,
+                                label="time budget (s)")
             with gr.Row():
                 start = gr.Button("Train", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
             with gr.Accordion("more: learning rate, label dropout, seed", open=False):
-                lr = named(RawNumber(2e-3, label="learning rate", minimum=LR.lo, maximum=LR.hi), "lr")
-                p_uncond = named(RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05,
-                                           label="p_uncond (label dropout)"), "p_uncond")
+                lr = RawNumber(2e-3, label="learning rate", minimum=LR.lo, maximum=LR.hi)
+                p_uncond = RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05, label="p_uncond (label dropout)")
                 seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
             with gr.Accordion("upload a checkpoint", open=False):
                 upload = gr.File(label="config.json + model.safetensors + diffusion.json, or a .zip",
@@ -202,6 +199,10 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
             preview = gr.Image(label="samples from the model so far (guidance 2, DDIM)", type="numpy", format="png")
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
             gr.Markdown(limits_text())
+
+    for comp, field in zip((datasets, width, size, seconds, lr, p_uncond), ("labels", "width", "size", "max_seconds",
+                                                                           "lr", "p_uncond")):
+        named(comp, field)  # a refusal names the training job's field, not the label
 
     def sizes(w):
         vector = isinstance(get_world(w).live["size"], int)  # vector worlds take a width, images a size
@@ -230,8 +231,7 @@ def api_endpoints(H: SamplingHandlers) -> None:
     """The documented API: /sample_points, /sample_digits, /compare_guidance (see README). Numbers
     arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
     with gr.Column(visible=False):
-        label, sampler = gr.Textbox(label="label"), gr.Textbox(label="sampler")
-        world, scales = gr.Textbox(label="world"), gr.Textbox(label="guidances")
+        label, sampler, world, scales = (gr.Textbox(label=k) for k in ("label", "sampler", "world", "guidances"))
         guidance, steps, seed, n = RawNumber(), RawNumber(), RawNumber(), RawNumber()
         method, methods = gr.Textbox("cfg", label="method"), gr.Textbox("cfg", label="methods")
         # every method's parameters, optional, at the method's default; other methods' are ignored
@@ -261,8 +261,7 @@ def build() -> gr.Blocks:
     jobs = JobManager(threads=1)  # one core trains, the other keeps sampling responsive
     engine = Engine(busy=jobs.training_now)
     H, TH = SamplingHandlers(engine), TrainHandlers(engine, jobs)
-    # Gradio's copies of results and uploads: every minute, those older than 5 minutes go.
-    with gr.Blocks(title="Guided Diffusion Explorer", delete_cache=(60, 300)) as demo:
+    with gr.Blocks(title="Guided Diffusion Explorer", delete_cache=(60, 300)) as demo:  # Gradio's files: 5 min
         gr.Markdown("# Guided Diffusion Explorer\nClassifier-free guidance (Ho & Salimans, 2022) steering a "
                     "DDPM (Ho et al., 2020), live on the CPU.")
         tabs = {}
@@ -278,7 +277,6 @@ def build() -> gr.Blocks:
             wire_world(demo, H, name, c)
         api_endpoints(H)
         demo.unload(TH.forget)  # a session's job, uploads and models end with it
-    # Every event is callable over HTTP: raw values, checked by the handlers or by their components.
     harden(demo, {"generate", "compare_ui", "compare_guidance"} | {f"sample_{get_world(n).noun}" for n in world_names()})
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.handlers, demo.train_handlers = H, TH
@@ -295,11 +293,15 @@ PLAYER_JS, PLAYER_CSS = player.assets()
 
 
 def launch(**kwargs):
-    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/); uploads
-    over MAX_UPLOAD are refused while they arrive."""
+    """Serve the page, its named API and MCP tools (/gradio_api/mcp/); uploads over MAX_UPLOAD refused."""
     memory.limit_arenas()  # before the server's worker threads start
-    return demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, max_file_size=MAX_UPLOAD,
-                       **kwargs)
+    block = not kwargs.pop("prevent_thread_lock", False)
+    out = demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, max_file_size=MAX_UPLOAD,
+                      prevent_thread_lock=True, **kwargs)
+    mcp_through_guard(demo)
+    if block:
+        demo.block_thread()
+    return out
 
 
 if __name__ == "__main__":

@@ -137,3 +137,19 @@ def harden(demo: gr.Blocks, self_checked: set[str]) -> None:
             fn.preprocess = False
         fn.fn = guarded(fn.fn, list(fn.inputs) if raw else [], str(fn.api_name or fn.name),
                         types_only=fn.name in self_checked)
+
+
+def mcp_through_guard(demo: gr.Blocks) -> bool:
+    """Let the MCP tools' arguments reach the guard. The MCP server checks them against the tools'
+    JSON schema first, and its refusal names no field and echoes the whole value ("Input
+    validation error: '99...9' is not of type 'number'", 1 MB of it); the guard checks the same
+    types and the ranges too. Call after launch (the server exists then); whether it took effect."""
+    from mcp.types import CallToolRequest  # only a served app with MCP tools needs it
+
+    server = getattr(getattr(demo, "mcp_server_obj", None), "mcp_server", None)
+    handler = server.request_handlers.get(CallToolRequest) if server is not None else None
+    cells = dict(zip(handler.__code__.co_freevars, handler.__closure__ or ())) if handler else {}
+    if "func" not in cells:
+        return False
+    server.call_tool(validate_input=False)(cells["func"].cell_contents)  # Gradio's own tool call
+    return True
