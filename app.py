@@ -15,8 +15,8 @@ import gradio as gr
 from diffusion.app import memory, player
 from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
-from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, RawSlider, method_controls,
-                                      param_component)
+from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawFile, RawNumber, RawSlider,
+                                      method_controls, param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
 from diffusion.app.guard import harden, mcp_through_guard, named
 from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
@@ -190,7 +190,7 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
                 p_uncond = RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05, label="p_uncond (label dropout)")
                 seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
             with gr.Accordion("upload a checkpoint", open=False):
-                upload = gr.File(label="config.json + model.safetensors + diffusion.json, or a .zip",
+                upload = RawFile(label="config.json + model.safetensors + diffusion.json, or a .zip",
                                  file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
                 use = gr.Button("Use uploaded checkpoint")
         with gr.Column(scale=2):

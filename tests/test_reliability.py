@@ -22,7 +22,8 @@ def url(app_url):
 def test_every_hostile_value_at_every_event_is_a_field_named_refusal(url, capfd):
     answers = fuzz(Session(url), per_input=1)
     events = {a.event for a, _ in answers}
-    assert {"sample_points", "compare_guidance", "generate_mnist", "compare_ui", "train", "field_at"} <= events
+    assert {"sample_points", "compare_guidance", "generate_mnist", "compare_ui", "train", "field_at",
+            "load_example", "use_upload"} <= events
     assert [p for _, p in answers if p] == []
     refused = [a for a, _ in answers if not a.ok]
     assert len(refused) > 0.8 * len(answers)

@@ -27,7 +27,8 @@ log = logging.getLogger("diffusion.app")
 MAX_MESSAGE = 600  # an error's text: the value in it is already cut to 80 characters
 # Inputs taken raw. A file arrives as Gradio's file data (its path checked to be in Gradio's
 # upload folder), not converted: Gradio's own refusal of a file type names no field.
-VALUE_INPUTS = (gr.Number, gr.Slider, gr.Dropdown, gr.Radio, gr.CheckboxGroup, gr.Textbox, gr.State, gr.File)
+VALUE_INPUTS = (gr.Number, gr.Slider, gr.Dropdown, gr.Radio, gr.CheckboxGroup, gr.Textbox, gr.State, gr.File,
+                gr.Dataset)
 SPECIAL = (gr.Progress, gr.Request, gr.EventData)  # what Gradio hands a handler besides the values
 
 
@@ -56,9 +57,13 @@ def check_value(comp, value, types_only: bool = False):
     name = field_name(comp)
     if isinstance(comp, gr.State) or (types_only and isinstance(comp, (gr.Number, gr.Slider))):
         return value
+    if isinstance(comp, gr.Dataset):  # an example's index; gr.Examples' handler takes it as Gradio would give it
+        return comp.preprocess(Param("example", int, 0, len(comp.samples) - 1).check(value))
     if isinstance(comp, gr.File):
         files = value if isinstance(value, list) else [value]
-        if value is not None and not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
+        # Gradio checked the path of what it calls file data (the meta mark) to be in its upload folder
+        if value is not None and not all(isinstance(f, dict) and isinstance(f.get("path"), str) and
+                                         f.get("meta") == {"_type": "gradio.FileData"} for f in files):
             raise invalid(name, value, "uploaded files")
         return value
     many = isinstance(comp, gr.CheckboxGroup) or (isinstance(comp, gr.Dropdown) and comp.multiselect)

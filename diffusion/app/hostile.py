@@ -20,7 +20,6 @@ NEVER_VALID = [float("nan"), float("inf"), float("-inf"), True, [1, 2], {"a": 1}
 # Valid somewhere, refused elsewhere: 1.5 is a guidance, null a method parameter's default
 MAYBE_VALID = [-1, 10 ** 9, 1.5, "5", None]
 REFUSAL = re.compile(r"^(?P<field>[^=\n]{1,60})=(?P<value>.*?) is not allowed(?: \([^)]*\))?; allowed: \S")
-SKIP = {"load_example", "load_example_1"}  # gr.Examples' own events (an index into the examples)
 STARTS = {"train"}  # events that start something when the value is valid: never-valid values only
 
 
@@ -70,7 +69,7 @@ def inputs_of(s: Session, event: str) -> list[dict]:
 def events(s: Session) -> list[str]:
     """Every event with inputs that a client can call."""
     return [d["api_name"] for d in s.config["dependencies"]
-            if d.get("api_name") and d["inputs"] and d.get("backend_fn") and d["api_name"] not in SKIP]
+            if d.get("api_name") and d["inputs"] and d.get("backend_fn")]
 
 
 def defaults(comps: list[dict]) -> list:
@@ -87,7 +86,7 @@ def fuzz(s: Session, names: list[str] | None = None, per_input: int = 0) -> list
         base = defaults(comps)
         for i, comp in enumerate(comps):
             kind = comp.get("type")
-            if kind in ("state", "file", "dataset"):  # server-side values; uploads have their own test
+            if kind == "state":  # a server-side value (uploads proper have their own test)
                 continue
             props = comp.get("props", {})
             integer = (kind == "number" and props.get("precision") == 0) or (kind == "slider" and props.get("step") == 1)

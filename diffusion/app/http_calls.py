@@ -24,11 +24,15 @@ class Session:
         self.http = httpx.Client(timeout=timeout)
         self.config = config = self.http.get(self.url + "config").json()
         self.events = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
+        self.unqueued = {d["api_name"] for d in config["dependencies"] if d.get("api_name") and d.get("queue") is False}
         self.components = {c["id"]: c for c in config["components"]}
 
     def call(self, api_name: str, data: list, timeout: float = 120.0) -> tuple[bool, object, float]:
         """(success, the last output's data or the error message, seconds until the answer). One
-        call at a time per session: a session's answers all come through one event stream."""
+        call at a time per session: a session's answers all come through one event stream. An event
+        outside the queue (queue=False) is sent by `run`."""
+        if api_name in self.unqueued:
+            return self.run(api_name, data)
         start = time.perf_counter()
         body = {"data": data, "fn_index": self.events[api_name], "session_hash": self.hash, "event_data": None,
                 "trigger_id": None}
@@ -60,7 +64,8 @@ class Session:
     def run(self, api_name: str, data: list) -> tuple[bool, object, float]:
         """An event that skips the queue (queue=False), by a plain POST: like `call`."""
         start = time.perf_counter()
-        r = self.http.post(self.url + f"gradio_api/run/{api_name}", json={"data": data, "session_hash": self.hash})
+        r = self.http.post(self.url + f"gradio_api/run/{api_name}", content=json.dumps({"data": data, "session_hash":
+                           self.hash}), headers={"content-type": "application/json"})  # NaN as such
         body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {"error": r.text}
         ok = r.status_code == 200
         return ok, body.get("data") if ok else str(body.get("error"))[:2000], time.perf_counter() - start
