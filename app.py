@@ -12,16 +12,17 @@ import threading
 
 import gradio as gr
 
-from diffusion.app import memory, player
+from diffusion.app import player
 from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
 from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawFile, RawNumber, RawSlider,
                                       method_controls, param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
-from diffusion.app.guard import harden, mcp_through_guard, named
+from diffusion.app.guard import harden, named
 from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
                                     new_seed)
-from diffusion.app.train_handlers import MAX_UPLOAD, TrainHandlers, dataset_choices, limits_text
+from diffusion.app.serve import serve
+from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
 from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, SEED, STEPS,
                               param_default)
 from diffusion.training.job_spec import LR, MAX_SECONDS, P_UNCOND
@@ -293,15 +294,9 @@ PLAYER_JS, PLAYER_CSS = player.assets()
 
 
 def launch(**kwargs):
-    """Serve the page, its named API and MCP tools (/gradio_api/mcp/); uploads over MAX_UPLOAD refused."""
-    memory.limit_arenas()  # before the server's worker threads start
-    block = not kwargs.pop("prevent_thread_lock", False)
-    out = demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, max_file_size=MAX_UPLOAD,
-                      prevent_thread_lock=True, **kwargs)
-    mcp_through_guard(demo)
-    if block:
-        demo.block_thread()
-    return out
+    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/), with the
+    server's limits (`diffusion.app.serve`)."""
+    return serve(demo, theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, **kwargs)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ from __future__ import annotations
 from gradio.context import LocalContext
 
 LOCAL = "local"
+# Gradio keeps each session's copy of the page's state (~0.4 MB with this page) for an hour after
+# the session closes, and up to 10,000 sessions: 4 GB. The least recently used go beyond this many.
+MAX_SESSIONS = 300
 
 
 def session_id() -> str:
