@@ -41,6 +41,12 @@ def method_note(method, denoiser) -> str:
     return note + (" " + SAME_ON_EXACT if method == "classifier" and denoiser == EXACT else "")
 
 
+def sampler_note(sampler):
+    """The eta slider (DDIM's alone) and the sampler's sentence; the raw value checked here."""
+    sampler = SAMPLER.check(sampler)
+    return gr.update(visible=sampler == "ddim"), SAMPLER_NOTES.get(sampler, "")
+
+
 def world_tab(name: str) -> dict:
     """The controls and outputs of one world; every world uses this same layout. The controls a
     first visit needs come first and the rest fold away, so that on a phone the result is in
@@ -121,8 +127,7 @@ def wire_world(demo: gr.Blocks, H: SamplingHandlers, name: str, c: dict) -> None
         for src in (c["scrub"], kinds):
             src.change(H.field_at, field_in, c["field"], api_visibility="private", trigger_mode="always_last",
                        concurrency_limit=4)
-    c["sampler"].change(lambda s: (gr.update(visible=s == "ddim"), SAMPLER_NOTES.get(s, "")), c["sampler"],
-                        [c["eta"], c["sampler_note"]], api_visibility="private")
+    c["sampler"].change(sampler_note, c["sampler"], [c["eta"], c["sampler_note"]], api_visibility="private")
     c["dice"].click(new_seed, None, c["seed"], api_visibility="private")
     groups = list(c["groups"].items())
     for src in (c["method"], c["denoiser"]):  # only the chosen method's parameters are shown
@@ -201,8 +206,8 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
             gr.Markdown(limits_text())
 
-    for comp, field in zip((datasets, width, size, seconds, lr, p_uncond), ("labels", "width", "size", "max_seconds",
-                                                                           "lr", "p_uncond")):
+    for comp, field in zip((datasets, width, size, seconds, lr, p_uncond, upload),
+                           ("labels", "width", "size", "max_seconds", "lr", "p_uncond", "files")):
         named(comp, field)  # a refusal names the training job's field, not the label
 
     def sizes(w):
