@@ -4,7 +4,7 @@ PIP     := $(PY) -m pip
 STAMP   := .venv/.installed
 DEVSTAMP := .venv/.installed-dev
 
-.PHONY: run test install install-dev local-requirements browser bench evaluate clean
+.PHONY: run test install install-dev local-requirements browser bench soak evaluate clean
 
 run: $(STAMP)
 	$(PY) app.py
@@ -44,6 +44,10 @@ browser:
 
 bench: $(DEVSTAMP)
 	$(PY) -m diffusion.bench
+
+# The app on loopback under 16 clients x 60 s, 3 rounds, then hostile values at every event (~10 min).
+soak: $(DEVSTAMP)
+	$(PY) -m diffusion.soak
 
 evaluate: $(DEVSTAMP)
 	$(PY) -m diffusion.evaluate points

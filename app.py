@@ -15,10 +15,13 @@ import gradio as gr
 from diffusion.app import player
 from diffusion.app.api_docs import compare_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
-from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawNumber, RawSlider, method_controls,
-                                      param_component)
+from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawFile, RawNumber, RawSlider,
+                                      method_controls, param_component)
 from diffusion.app.engine import EXACT, SHIPPED, Engine
-from diffusion.app.handlers import DENOISERS, NETWORK, SAME_ON_EXACT, SamplingHandlers, new_seed
+from diffusion.app.guard import harden, named
+from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
+                                    new_seed)
+from diffusion.app.serve import serve
 from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
 from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, SEED, STEPS,
                               param_default)
@@ -33,8 +36,15 @@ METHOD_PARAMS_UI = {k: (*PUBLIC_PARAMS[k], param_default(k)) for k in PUBLIC_PAR
 
 
 def method_note(method, denoiser) -> str:
+    method, _ = METHOD.check(method), model_name(SHIPPED, denoiser)  # raw values: checked here
     note = METHOD_NOTES.get(method, "")
     return note + (" " + SAME_ON_EXACT if method == "classifier" and denoiser == EXACT else "")
+
+
+def sampler_note(sampler):
+    """The eta slider (DDIM's alone) and the sampler's sentence; the raw value checked here."""
+    sampler = SAMPLER.check(sampler)
+    return gr.update(visible=sampler == "ddim"), SAMPLER_NOTES.get(sampler, "")
 
 
 def world_tab(name: str) -> dict:
@@ -106,19 +116,18 @@ def wire_world(demo: gr.Blocks, H: SamplingHandlers, name: str, c: dict) -> None
         for out in H.generate(name, model, label, guidance, steps, sampler, eta, seed, n, method, denoiser, *values):
             yield out if has_field else out[:2] + out[3:]  # the field's step slider is 2D's alone
 
-    done = c["go"].click(generate, inputs, outputs, concurrency_limit=2, concurrency_id="sampling",
-                         api_visibility="undocumented", api_name=f"generate_{name}")
-    loaded = demo.load(generate, inputs, outputs, concurrency_id="sampling", api_visibility="private")
+    done = c["go"].click(generate, inputs, outputs, **SAMPLING_EVENTS, api_visibility="undocumented",
+                         api_name=f"generate_{name}")
+    loaded = demo.load(generate, inputs, outputs, **SAMPLING_EVENTS, api_visibility="private")
     if has_field:  # the direction field at the last step as soon as a run is done
-        kinds, field_in = c["kinds"], [c["state"], c["scrub"], c["kinds"]]
+        kinds, field_in = named(c["kinds"], "kinds"), [c["state"], named(c["scrub"], "step"), c["kinds"]]
         c["go"].click(lambda: None, None, c["field"], queue=False, api_visibility="private")  # not the old run's
         for event in (done, loaded):
             event.then(H.field_at, field_in, c["field"], api_visibility="private")
         for src in (c["scrub"], kinds):
             src.change(H.field_at, field_in, c["field"], api_visibility="private", trigger_mode="always_last",
                        concurrency_limit=4)
-    c["sampler"].change(lambda s: (gr.update(visible=s == "ddim"), SAMPLER_NOTES.get(s, "")), c["sampler"],
-                        [c["eta"], c["sampler_note"]], api_visibility="private")
+    c["sampler"].change(sampler_note, c["sampler"], [c["eta"], c["sampler_note"]], api_visibility="private")
     c["dice"].click(new_seed, None, c["seed"], api_visibility="private")
     groups = list(c["groups"].items())
     for src in (c["method"], c["denoiser"]):  # only the chosen method's parameters are shown
@@ -165,8 +174,8 @@ def compare_tab(demo: gr.Blocks, H: SamplingHandlers) -> None:
     model.focus(H.model_choices, world, model, api_visibility="private")
     model.change(lambda w, m: gr.update(choices=H.labels_for(w, m)), [world, model], label, api_visibility="private")
     args, outs = [world, model, label, seed, scales, methods, denoiser, *params], [grid, plot, table, status, note]
-    go.click(H.compare_ui, args, outs, concurrency_limit=1, concurrency_id="sampling", api_visibility="undocumented")
-    demo.load(H.compare_ui, args, outs, concurrency_id="sampling", api_visibility="private")  # the default one
+    go.click(H.compare_ui, args, outs, **SAMPLING_EVENTS, api_visibility="undocumented")
+    demo.load(H.compare_ui, args, outs, **SAMPLING_EVENTS, api_visibility="private")  # the default one
 
 
 def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
@@ -187,7 +196,7 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
                 p_uncond = RawSlider(P_UNCOND.lo, P_UNCOND.hi, value=0.2, step=0.05, label="p_uncond (label dropout)")
                 seed = RawNumber(0, precision=0, label="seed", minimum=SEED.lo, maximum=SEED.hi)
             with gr.Accordion("upload a checkpoint", open=False):
-                upload = gr.File(label="config.json + model.safetensors + diffusion.json, or a .zip",
+                upload = RawFile(label="config.json + model.safetensors + diffusion.json, or a .zip",
                                  file_count="multiple", file_types=[".json", ".safetensors", ".zip", ".md"])
                 use = gr.Button("Use uploaded checkpoint")
         with gr.Column(scale=2):
@@ -196,6 +205,10 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
             preview = gr.Image(label="samples from the model so far (guidance 2, DDIM)", type="numpy", format="png")
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
             gr.Markdown(limits_text())
+
+    for comp, field in zip((datasets, width, size, seconds, lr, p_uncond, upload),
+                           ("labels", "width", "size", "max_seconds", "lr", "p_uncond", "files")):
+        named(comp, field)  # a refusal names the training job's field, not the label
 
     def sizes(w):
         vector = isinstance(get_world(w).live["size"], int)  # vector worlds take a width, images a size
@@ -224,7 +237,7 @@ def api_endpoints(H: SamplingHandlers) -> None:
     """The documented API: /sample_points, /sample_digits, /compare_guidance (see README). Numbers
     arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
     with gr.Column(visible=False):
-        label, sampler, world, scales = gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox()
+        label, sampler, world, scales = (gr.Textbox(label=k) for k in ("label", "sampler", "world", "guidances"))
         guidance, steps, seed, n = RawNumber(), RawNumber(), RawNumber(), RawNumber()
         method, methods = gr.Textbox("cfg", label="method"), gr.Textbox("cfg", label="methods")
         # every method's parameters, optional, at the method's default; other methods' are ignored
@@ -233,19 +246,19 @@ def api_endpoints(H: SamplingHandlers) -> None:
         image, data, grid, metrics = gr.Image(type="filepath"), gr.File(), gr.Image(type="filepath"), gr.JSON()
         for name in world_names():
             def sample(*args, name=name):
-                return H.api_sample(name, *args)
+                yield from H.api_sample_live(name, *args)
             noun = get_world(name).noun
             sample.__doc__, sample.__name__ = sample_doc(name), f"sample_{noun}"  # the MCP tool's text and name
             names = ["label", "guidance", "steps", "sampler", "seed", "n", "method", *METHOD_PARAMS_UI]
             gr.Button().click(with_names(sample, names), [label, guidance, steps, sampler, seed, n, method, *params],
-                              [image, data], api_name=f"sample_{noun}", concurrency_id="sampling")
+                              [image, data], api_name=f"sample_{noun}", **SAMPLING_EVENTS)
 
         def compare_guidance(*args):
-            return H.compare_guidance(*args)
+            yield from H.compare_guidance_live(*args)
         compare_guidance.__doc__ = compare_doc()
         names = ["world", "label", "seed", "guidances", "methods", *METHOD_PARAMS_UI]
         gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
-                          [grid, metrics], api_name="compare_guidance", concurrency_id="sampling")
+                          [grid, metrics], api_name="compare_guidance", **SAMPLING_EVENTS)
 
 
 def build() -> gr.Blocks:
@@ -254,7 +267,7 @@ def build() -> gr.Blocks:
     jobs = JobManager(threads=1)  # one core trains, the other keeps sampling responsive
     engine = Engine(busy=jobs.training_now)
     H, TH = SamplingHandlers(engine), TrainHandlers(engine, jobs)
-    with gr.Blocks(title="Guided Diffusion Explorer") as demo:
+    with gr.Blocks(title="Guided Diffusion Explorer", delete_cache=(60, 300)) as demo:  # Gradio's files: 5 min
         gr.Markdown("# Guided Diffusion Explorer\nClassifier-free guidance (Ho & Salimans, 2022) steering a "
                     "DDPM (Ho et al., 2020), live on the CPU.")
         tabs = {}
@@ -269,6 +282,8 @@ def build() -> gr.Blocks:
         for name, c in tabs.items():
             wire_world(demo, H, name, c)
         api_endpoints(H)
+        demo.unload(TH.forget)  # a session's job, uploads and models end with it
+    harden(demo, {"generate", "compare_ui", "compare_guidance"} | {f"sample_{get_world(n).noun}" for n in world_names()})
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.handlers, demo.train_handlers = H, TH
     return demo
@@ -284,8 +299,9 @@ PLAYER_JS, PLAYER_CSS = player.assets()
 
 
 def launch(**kwargs):
-    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/)."""
-    return demo.launch(theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, mcp_server=True, **kwargs)
+    """Serve the page, its named API and the same endpoints as MCP tools (/gradio_api/mcp/), with the
+    server's limits (`diffusion.app.serve`)."""
+    return serve(demo, theme=THEME, js=PLAYER_JS, css=PLAYER_CSS, **kwargs)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,8 @@ def method_args(method, values: dict | None = None, strict: bool = True) -> Meth
     """A method and its parameters by public name -> (method, ((core name, value), ...)), every
     parameter of the method present (defaults filled in), checked with its public name. None
     means the default. `strict`: another method's parameter is refused (CLI, Python API);
-    otherwise it is ignored (the app and the named API send every parameter every time)."""
+    otherwise it is checked and then ignored (the app and the named API send every parameter
+    every time: a NaN is refused even where it would be ignored)."""
     method = METHOD.check(method)
     mine = {p.name: k for k, p in METHOD_PARAMS[method].items()}
     chosen = {}
@@ -177,6 +178,8 @@ def method_args(method, values: dict | None = None, strict: bool = True) -> Meth
                 chosen[mine[public]] = METHOD_PARAMS[method][mine[public]].check(value)
         elif strict and value is not None:
             raise invalid(public, value, f"only with method={PUBLIC_PARAMS[public][0]}")
+        elif value is not None:
+            PUBLIC_PARAMS[public][2].check(value)
     full = {k: chosen.get(k, PARAMS[method][k].default) for k in METHOD_PARAMS[method]}
     if not any(p.kind == "model" for p in PARAMS[method].values()):
         make_guider(method, **full)  # the checks across parameters (e.g. sigma_lo < sigma_hi)

@@ -9,7 +9,7 @@ from conftest import ROOT
 
 # Lowest first. A module may import its own package's modules and any package of a lower rank.
 RANKS = {"diffusion.core": 0, "diffusion.drawing": 0, "diffusion.models": 1, "diffusion.worlds": 2,
-         "diffusion.inputs": 3, "diffusion.guided_sampler": 4, "diffusion.hub": 5, "diffusion.training": 6,
+         "diffusion.inputs": 3, "diffusion.guided_sampler": 4, "diffusion.budget": 4, "diffusion.hub": 5, "diffusion.training": 6,
          "diffusion.evaluation": 6, "diffusion.app": 7}
 ENTRY = 8  # diffusion/sample.py, train.py, evaluate.py, bench.py, push.py: the command lines
 TOP = 9  # app.py

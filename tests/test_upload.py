@@ -195,7 +195,7 @@ def test_zip_limits_and_mixtures(points_ck, tmp_path, monkeypatch):
         load_uploaded([tmp_path / "not-a-zip.zip"])
     with pytest.raises(UploadError, match="^upload either one .zip or the individual files"):
         load_uploaded([zip_checkpoint(points_ck), points_ck / "config.json"])
-    with pytest.raises(UploadError, match="^no files uploaded"):
+    with pytest.raises(UploadError, match=r"^files=\[\] is not allowed \(no files uploaded\)"):
         load_uploaded([])
     corrupt = zip_with(tmp_path, {"config.json": b'{"width": 16}'})
     corrupt.write_bytes(corrupt.read_bytes().replace(b'{"width": 16}', b'{"width": 99}'))  # CRC fails

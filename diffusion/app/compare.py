@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from ..budget import check_budget
 from ..inputs import check_guidances, check_methods
 from ..worlds import World, get_world
-from .engine import SHIPPED, Engine, Request, Result
+from .engine import EXACT, SHIPPED, Engine, Request, Result
 
 DEFAULT_GUIDANCES = "0, 1, 2, 3, 5, 7"
 DEFAULT_METHODS = "cfg"
@@ -83,12 +84,13 @@ def compare_stream(engine: Engine, world, label, seed, guidances, methods=DEFAUL
                    method_params: dict | None = None, model: str = SHIPPED, steps: int | None = None,
                    sampler: str | None = None) -> Iterator[Comparison]:
     """Each (method, scale) run with the world's comparison sampler (or the given steps and
-    sampler); every input is checked before the first run. Yields the comparison after each cell."""
+    sampler); every input, and the total cost, is checked before the first run. Yields the comparison after each cell."""
     world = get_world(world)
     scales, names = check_guidances(guidances), check_methods(methods)
     steps, sampler = steps or world.compare["steps"], sampler or world.compare["sampler"]
     reqs = [engine.request(world, model, label, g, steps, sampler, 0.0, seed, world.sizes.compare_n, m, method_params)
             for m in names for g in scales]
+    check_budget(world, reqs, exact=model == EXACT)  # the whole comparison is one request
     c = Comparison(world, reqs[0].label, reqs[0].seed, scales, names, reqs)
     for r in reqs:
         res = engine.run(r)

@@ -1,7 +1,8 @@
 """Gradio components of our own, and the app's longer texts. `RawNumber` hands the named API's numbers to our handlers as the
 client sent them: gr.Number would round, bound or convert them first (precision=0 rounds 3.7 to 4,
 a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range.
-`RawSlider` does the same for the app's sliders: nothing is clamped or refused before that check."""
+`RawSlider` does the same for the app's sliders: nothing is clamped or refused before that check;
+`RawFile` for the upload field."""
 from __future__ import annotations
 
 import gradio as gr
@@ -45,6 +46,21 @@ class RawSlider(gr.Slider):
     """A slider whose value reaches the handler untouched: gr.Slider would refuse an out-of-range
     value with a message that does not name the field (`diffusion.inputs` checks it instead)."""
     is_template = True  # drawn by gr.Slider's front end
+
+    def preprocess(self, payload):
+        return payload
+
+
+class RawFile(gr.File):
+    """An upload field whose file data reaches the handler as the client sent it: Gradio's own check
+    of it fails with a traceback and names no field (`app.guard` checks it instead). Gradio still
+    checks, before either, that every file it names is in Gradio's upload folder."""
+    is_template = True  # drawn by gr.File's front end
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.api_info()  # the schema, kept by Gradio (its API page), before the data model goes
+        self.data_model = None
 
     def preprocess(self, payload):
         return payload

@@ -21,14 +21,14 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..guided_sampler import GuidedSampler, checkpoint_source
+from ..budget import check_budget
 from ..inputs import METHOD_PARAMS, SampleArgs, sample_args
-from ..models.checkpoint import Checkpoint
 from ..worlds import get_world
-
-SHIPPED = "shipped"
-EXACT = "exact reference"  # the exact denoiser of a small pool (World.exact_pool per class), lazily built
+from .memory import trim
+from .models import EXACT, SHIPPED, Models
 WAIT_LIMIT = 60.0  # seconds a run waits for an identical one in flight (background: per step / 30)
+RUNS = 2  # visitors' runs computing at once; the others wait for a slot (cache hits never do)
+TIME_LIMIT = 120.0  # seconds a visitor's run may compute; the budget keeps the heaviest near 30 s
 
 
 @dataclass(frozen=True)
@@ -64,44 +64,6 @@ class Result:
         return self.xs.nbytes + self.x0s.nbytes + self.samples.nbytes
 
 
-class Models:
-    """GuidedSamplers by (world, name): "shipped" loads lazily from checkpoints/ (or the source
-    in $GDE_<WORLD>_CHECKPOINT); EXACT is the exact denoiser of World.exact_pool examples per
-    class with the shipped model's schedule and labels (points: pattern points; MNIST: training
-    digits, read from the MNIST training data at first use; shipping the pool with the
-    checkpoints is pending); trained and uploaded models are registered under new names."""
-
-    def __init__(self):
-        self._models: dict[tuple[str, str], GuidedSampler] = {}
-        self._lock = threading.Lock()
-
-    def get(self, world, name: str = SHIPPED) -> GuidedSampler:
-        world = get_world(world)
-        with self._lock:  # two first requests must not load the same model twice
-            key = (world.name, name)
-            if key not in self._models:
-                if name not in (SHIPPED, EXACT):
-                    raise ValueError(f"model={str(name)[:80]!r} is not allowed; allowed: "
-                                     f"{', '.join(self.names(world.name))}")
-                shipped = self._models.get((world.name, SHIPPED)) or GuidedSampler.load(world, checkpoint_source(world))
-                self._models[(world.name, SHIPPED)] = shipped
-                if name == EXACT:  # the pool is drawn with seed 1 (`GuidedSampler.exact`)
-                    self._models[key] = shipped.exact(world.exact_pool, seed=0)
-            return self._models[key]
-
-    def register(self, world, name: str, checkpoint: Checkpoint) -> str:
-        world = get_world(world).name
-        if checkpoint.config is None or checkpoint.config.world != world:
-            raise ValueError(f"model {name!r} is not a {world} denoiser")
-        with self._lock:
-            self._models[(world, name)] = GuidedSampler(checkpoint)
-        return name
-
-    def names(self, world) -> list[str]:
-        world = get_world(world).name
-        return [SHIPPED] + [n for (w, n) in self._models if w == world and n not in (SHIPPED, EXACT)]
-
-
 class _Run(threading.Event):
     """Set when a run in flight ends; `background` says whether a visitor may take it over."""
 
@@ -115,8 +77,13 @@ class Engine:
     is using the CPU: the sampler then runs on one thread."""
 
     def __init__(self, max_results: int = 48, max_bytes: int = 1_500_000_000,
-                 busy: Callable[[], bool] = lambda: False):
+                 busy: Callable[[], bool] = lambda: False, runs: int = RUNS,
+                 on_evict: Callable[[Result], None] = lambda res: None):
         self.models = Models()
+        self.on_evict = on_evict  # e.g. delete the evicted result's files
+        # Misses wait here, inside the engine, so that the UI server's queue can take many requests
+        # at once and answer cache hits without waiting behind runs.
+        self._slots = threading.BoundedSemaphore(runs)
         self.busy = busy
         self.max_results, self.max_bytes = max_results, max_bytes
         self._cache: OrderedDict[Request, Result] = OrderedDict()
@@ -138,11 +105,13 @@ class Engine:
                 method="cfg", method_params: dict | None = None) -> Request:
         """Check every input (`diffusion.inputs`: ValueError naming the field, value and range) and
         make the canonical request: label names as strings, samplers lower case, eta 0 for DDPM,
-        the method with all its parameters (by public name; other methods' are ignored)."""
+        the method with all its parameters (by public name; other methods' are ignored). A request
+        over the cost budget (`diffusion.budget`) is refused here, before anything runs."""
         world = get_world(world)
         s = self.models.get(world, model)
         a = sample_args(world, s.checkpoint.config.labels, label, guidance, steps, sampler, eta, seed, n,
                         method, method_params, strict=False)
+        check_budget(world, [a], exact=model == EXACT)
         return Request(**vars(a), world=world.name, model=model)
 
     def cached(self, req: Request) -> Result | None:
@@ -156,9 +125,13 @@ class Engine:
         with self._lock:
             self._cache[res.request] = res
             total = sum(r.nbytes for r in self._cache.values())
+            evicted = []
             while len(self._cache) > 1 and (len(self._cache) > self.max_results or total > self.max_bytes):
                 _, old = self._cache.popitem(last=False)
                 total -= old.nbytes
+                evicted.append(old)
+        for old in evicted:
+            self.on_evict(old)
 
     # -- sampling ----------------------------------------------------------------------------
     def stream(self, req: Request, every: float = 0.0, background: bool = False
@@ -188,20 +161,24 @@ class Engine:
                 done = _Run(background)
                 break
         self.misses += 1
+        slot = False
         try:
             if not background:
+                slot = self._slots.acquire()
                 with self._idle:
                     self._foreground += 1
             yield from self._compute_run(req, every, background)
-        finally:
+        finally:  # also when the consumer closes the stream (its viewer left): the run stops here
             with self._lock:
                 if self._inflight.get(req) is done:
                     del self._inflight[req]
             done.set()
-            if not background:
+            if slot:
+                self._slots.release()
                 with self._idle:
                     self._foreground -= 1
                     self._idle.notify_all()
+            trim()  # the run's working memory (and any evicted result's) back to the system
 
     def wait_idle(self, timeout: float = WAIT_LIMIT) -> bool:
         """Block until no visitor's run is computing (background work, such as the warm-up's
@@ -219,7 +196,11 @@ class Engine:
         params = {METHOD_PARAMS[req.method][k].name: v for k, v in req.method_params}  # by public name
         frames = s.frames(req.label, req.guidance, req.steps, req.sampler, req.eta, req.n, req.seed, req.method,
                           **params)
+        deadline = time.monotonic() + TIME_LIMIT
         while True:
+            if not background and time.monotonic() > deadline:
+                raise ValueError(f"time limit: the run took over {TIME_LIMIT:.0f} s (the server is busy); "
+                                 "allowed: fewer samples or steps, or try again later")
             if background:
                 self.wait_idle(WAIT_LIMIT / 30)
                 hit = self.cached(req)

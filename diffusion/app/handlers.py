@@ -6,12 +6,9 @@ ValueError becomes a `gr.Error` naming the field, the value and the allowed rang
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import random
-import tempfile
 import time
-from pathlib import Path
 
 import gradio as gr
 
@@ -26,9 +23,13 @@ from ..worlds.labels import RANDOM, label_index
 from . import media, player
 from .compare import DEFAULT_GUIDANCES, DEFAULT_METHODS, caption, compare, compare_stream
 from .engine import EXACT, SHIPPED, Engine, Progress, Request, Result
+from .guard import guarded
+from .storage import OUT, cap, files_exist, forget_files
 
-OUT = Path(tempfile.gettempdir()) / "guided-diffusion-explorer"
 STREAM_EVERY = 0.12  # seconds between streamed frames: smooth, yet leaves the CPU to the sampler
+# The one concurrency group of every sampling event. Misses wait inside the engine for one of its
+# RUNS, so the queue may run many events at once and a cache hit never waits behind a miss.
+SAMPLING_EVENTS = dict(concurrency_id="sampling", concurrency_limit=24)
 NETWORK = "network"
 DENOISERS = (NETWORK, EXACT)  # the app's model choice: the trained network or the exact reference
 PARAM_NAMES = list(PUBLIC_PARAMS)  # the method parameters, in the order the UI and the API pass them
@@ -44,22 +45,7 @@ def method_values(values) -> dict:
 
 def user_errors(fn):
     """Library ValueErrors (bad input, bad checkpoint) -> gr.Error, for plain and generator handlers."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def gen(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except ValueError as e:
-                raise gr.Error(str(e)) from None
-        return gen
-
-    @functools.wraps(fn)
-    def plain(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as e:
-            raise gr.Error(str(e)) from None
-    return plain
+    return guarded(fn, [], fn.__name__)
 
 
 def new_seed() -> int:
@@ -83,17 +69,20 @@ class SamplingHandlers:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        engine.on_evict = forget_files  # a result's files go with it
 
     def request(self, world, model, label, guidance, steps, sampler, eta, seed, n, method="cfg",
                 params: dict | None = None, denoiser=NETWORK) -> Request:
         return self.engine.request(world, model_name(model, denoiser), label, guidance, steps, sampler, eta, seed,
-                                   n, method or "cfg", params)
+                                   n, method, params)
 
     def artifacts(self, res: Result) -> dict:
-        """The result's downloads and final picture, written once per cached result."""
-        if not res.artifacts:
+        """The result's downloads and final picture, written once per cached result (again if the
+        output folder's cap deleted them)."""
+        if not files_exist(res):
             folder = OUT / media.run_id(res.request)
             res.artifacts.update({k: str(v) for k, v in media.export(res, folder).items()})
+            cap()
         return res.artifacts
 
     # -- the world tabs --------------------------------------------------------------------------
@@ -155,7 +144,7 @@ class SamplingHandlers:
         return field_png(res.xs[index], f, kinds, title, note)
 
     def labels_for(self, world, model: str = SHIPPED) -> list[str]:
-        return self.engine.models.get(world, model or SHIPPED).labels
+        return self.engine.models.get(world, model).labels
 
     def model_choices(self, world):
         return gr.update(choices=self.engine.models.names(world))
@@ -183,10 +172,18 @@ class SamplingHandlers:
     # -- the named API ---------------------------------------------------------------------------
     def api_sample(self, world, label, guidance, steps, sampler, seed, n, method="cfg", *values):
         """The final samples as a picture (PNG) and as data (.npy in the world's public format)."""
-        res = self.engine.run(self.request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n, method,
-                                           method_values(values)))
-        files = self.artifacts(res)
-        return files["png"], files["npy"]
+        return last(self.api_sample_live(world, label, guidance, steps, sampler, seed, n, method, *values))
+
+    def api_sample_live(self, world, label, guidance, steps, sampler, seed, n, method="cfg", *values):
+        """`api_sample` as the server runs it: a generator that yields nothing new (skips) while
+        sampling, so that the run stops when its client goes away (nobody asks for the next item)."""
+        req = self.request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n, method, method_values(values))
+        for item in self.engine.stream(req, every=STREAM_EVERY * 8):
+            if isinstance(item, Progress):
+                yield gr.skip(), gr.skip()
+                continue
+            files = self.artifacts(item)
+            yield files["png"], files["npy"]
 
     # -- the guidance comparison -------------------------------------------------------------------
     def compare_ui(self, world, model, label, seed, guidances, methods=DEFAULT_METHODS, denoiser=NETWORK,
@@ -215,19 +212,34 @@ class SamplingHandlers:
     def compare_guidance(self, world, label, seed, guidances, methods=DEFAULT_METHODS, *values):
         """Same noise for several methods at several guidance scales: the grid (PNG; a row per
         method, a column per scale) and the metrics per method and scale."""
-        c = compare(self.engine, world, label, seed, guidances, methods=methods, method_params=method_values(values))
+        return last(self.compare_guidance_live(world, label, seed, guidances, methods, *values))
+
+    def compare_guidance_live(self, world, label, seed, guidances, methods=DEFAULT_METHODS, *values):
+        """`compare_guidance` as the server runs it: skips after each cell, then the result."""
+        for c in compare_stream(self.engine, world, label, seed, guidances, methods, method_values(values)):
+            if not c.done:  # each cell is a chance for the server to stop a run whose client left
+                yield gr.skip(), gr.skip()
         OUT.mkdir(parents=True, exist_ok=True)
         key = media.run_id(c.requests)[:12]
         path = OUT / f"compare_{c.world.name}_{c.label}_seed{c.seed}_{key}.png"
         save_png(media.comparison_grid(c), path)
-        return str(path), c.as_json()
+        cap()
+        yield str(path), c.as_json()
+
+
+def last(items):
+    """The last item of a generator (the handlers' final reply)."""
+    out = None
+    for out in items:
+        pass
+    return out
 
 
 def model_name(model, denoiser) -> str:
     """The engine's model: the chosen network, or the exact reference."""
     if denoiser not in DENOISERS:
         raise invalid("denoiser", denoiser, ", ".join(DENOISERS))
-    return EXACT if denoiser == EXACT else (model or SHIPPED)
+    return EXACT if denoiser == EXACT else model
 
 
 def frontier_plot(c):
@@ -255,5 +267,6 @@ def step_index(res: Result, index) -> int:
 
 # Every public method becomes a gr.Error-raising handler.
 for _name, _fn in list(vars(SamplingHandlers).items()):
-    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field", "warm_up"):
+    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field", "warm_up",
+                                                                              "api_sample", "compare_guidance"):
         setattr(SamplingHandlers, _name, user_errors(_fn))

@@ -2,12 +2,15 @@
 the trained model's download, and uploads of checkpoints (JSON + safetensors only, validated).
 
 `TrainHandlers(engine, jobs)` is built once by app.py. Trained and uploaded models are registered
-with the engine under a new name, so the other tabs can pick them ("model: shipped / my points
-model #1 / ...").
+with the engine under a new, unique name, so the other tabs can pick them ("model: shipped / my
+points model #1 / ..."). Jobs, uploads and these models belong to the browser session that made
+them (`sessions.session_id`): only it can stop its job or see and use its models, and `forget`
+frees them when the session ends. Uploaded files are deleted as soon as they are read.
 """
 from __future__ import annotations
 
-import time
+import shutil
+import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -15,14 +18,16 @@ from gradio.utils import get_upload_folder
 
 from ..drawing.pictures import caption
 from ..drawing.plots import loss_png
-from ..hub.upload import load_uploaded, zip_checkpoint
+from ..hub.upload import MAX_ZIP_TOTAL, MB, load_uploaded, zip_checkpoint
 from ..training.job_spec import JOB_LIMIT, LiveSpec
 from ..training.jobs import JobManager, JobSnapshot
 from ..worlds import get_world, world_names
 from .engine import Engine
 from .handlers import user_errors
+from .sessions import session_id
 
 POLL = 1.0  # seconds between UI updates while a job runs
+MAX_UPLOAD = MAX_ZIP_TOTAL + MB  # bytes per uploaded file: a zip of the largest checkpoint fits
 
 
 def dataset_choices(world):
@@ -53,15 +58,31 @@ def status_text(snap: JobSnapshot) -> str:
 
 
 def upload_paths(files) -> list[str]:
-    """A gr.File value (paths, or file objects) as a list of paths."""
-    return [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+    """A gr.File value (paths, file objects, or Gradio's raw file data; one or a list) as a list of paths."""
+    files = files if isinstance(files, list) else [files] if files else []
+    return [f["path"] if isinstance(f, dict) else f if isinstance(f, str) else getattr(f, "name", str(f))
+            for f in files]
+
+
+def remove_uploaded(paths) -> None:
+    """Delete uploaded files, and each one's folder once empty (Gradio gives every upload a folder
+    of its own). Only files in Gradio's upload folder are touched."""
+    cache = Path(get_upload_folder()).resolve()
+    for old in paths:
+        path = Path(old).resolve()
+        if cache in path.parents:
+            path.unlink(missing_ok=True)
+            if path.parent != cache and path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
 
 
 class TrainHandlers:
     """The Train tab over the app's engine (where trained models are registered) and job manager."""
 
-    def __init__(self, engine: Engine, jobs: JobManager):
+    def __init__(self, engine: Engine, jobs: JobManager, uploads: str | Path | None = None):
         self.engine, self.jobs = engine, jobs
+        self.uploads = Path(uploads or tempfile.gettempdir()) / "gde-uploads"  # accepted checkpoints' folders
+        self._owners: dict[int, str] = {}  # job id -> session
 
     def model_updates(self, world, value: str | None = None):
         """New choices for a world's model pickers."""
@@ -80,6 +101,7 @@ class TrainHandlers:
                         width=width if isinstance(w.live["size"], int) else size, lr=lr,
                         p_uncond=p_uncond, max_seconds=seconds, seed=seed)
         job = self.jobs.start(spec)  # Busy (another user's job) and bad values become gr.Error
+        self._owners[job.id] = session_id()
         skip = [gr.skip()] * (1 + len(world_names()))
         while True:
             snap = job.wait(POLL)
@@ -102,10 +124,15 @@ class TrainHandlers:
         return loss_png(h.get("loss", []), h.get("val_loss", []),
                         title=f"the shipped {get_world(world).title} model: {h.get('step', '?')} steps")
 
-    def stop(self):
+    def _own_job(self, session: str):
         job = self.jobs.current()
-        if job is None or not job.running:
-            return "No training job is running."
+        return job if job is not None and job.running and self._owners.get(job.id) == session else None
+
+    def stop(self):
+        """Stop this session's running job (another session's job is not touched)."""
+        job = self._own_job(session_id())
+        if job is None:
+            return "No training job of yours is running."
         job.stop()
         return "Stopping: the model trained so far is being saved..."
 
@@ -114,23 +141,36 @@ class TrainHandlers:
         from the server: Gradio keeps every uploaded file otherwise. Returns the current upload's
         paths, for the next replacement. Only files in Gradio's upload folder are touched."""
         now = upload_paths(files)
-        cache = Path(get_upload_folder()).resolve()
-        for old in set(previous or []) - set(now):
-            path = Path(old).resolve()
-            if cache in path.parents:
-                path.unlink(missing_ok=True)
-                if path.parent != cache and not any(path.parent.iterdir()):
-                    path.parent.rmdir()  # Gradio gives each upload a folder of its own
+        remove_uploaded(set(previous or []) - set(now))
         return now
 
     def use_upload(self, files):
-        """Validate an uploaded checkpoint (files or one .zip) and register it for its world."""
+        """Validate an uploaded checkpoint (files or one .zip) and register it for its world and
+        this session. The uploaded files are deleted, accepted or not."""
         paths = upload_paths(files)
-        ck = load_uploaded(paths)
+        try:
+            self.uploads.mkdir(parents=True, exist_ok=True)
+            ck = load_uploaded(paths, root=self.uploads)
+        finally:
+            remove_uploaded(paths)
         world = ck.config.world
-        name = self.engine.models.register(world, f"uploaded {world} model #{int(time.time()) % 100000}", ck)
+        name = f"uploaded {world} model #{self.engine.models.new_id()}"
+        try:
+            self.engine.models.register(world, name, ck, folder=ck.path.parent if ck.path else None)
+        except ValueError:
+            if ck.path is not None:
+                shutil.rmtree(ck.path.parent, ignore_errors=True)
+            raise
         return (f"Accepted: a {world} model ({ck.config.architecture}, labels {', '.join(ck.config.labels)}). "
                 f"Registered as **{name}**."), *self._pickers(world, name)
+
+    def forget(self):
+        """The session ended: stop its job and drop its models and uploads."""
+        session = session_id()
+        job = self._own_job(session)
+        if job is not None:
+            job.stop()
+        self.engine.models.drop(session)
 
 
 for _name in ("train", "use_upload"):

@@ -237,7 +237,7 @@ def load_uploaded(paths, root: str | Path | None = None) -> Checkpoint:
         paths = [paths]
     paths = [Path(p) for p in paths or []]
     if not paths:
-        raise UploadError(f"no files uploaded; upload {_allowed()}, or one .zip of them")
+        raise UploadError(f"files=[] is not allowed (no files uploaded); allowed: {_allowed()}, or one .zip of them")
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
     out = folder / "checkpoint"
     out.mkdir()

@@ -37,6 +37,19 @@ class Sizes:
     max_n: int  # samples per run, everywhere (sliders, API, CLI)
     default_n: int
     compare_n: int  # samples per guidance scale in the comparison
+    # The app's cost budget (`diffusion.budget`): what one sample costs per guided step (two network
+    # rows), in units of one MNIST digit's guided step; the methods that cost more than cfg and the
+    # exact reference's factor (measured with the 2D model: width 128, depth 3; 13, 28 and 89 us a
+    # point-step for cfg, classifier and exact against 4.8 ms a digit-step). `admit_n`: the samples
+    # a request at the default steps may always have (default: default_n).
+    step_cost: float = 0.003
+    method_cost: tuple[tuple[str, float], ...] = (("autoguidance", 1.2), ("classifier", 2.2))
+    exact_cost: float = 7.0
+    admit_n: int = 0
+
+    def __post_init__(self):
+        if not self.admit_n:
+            object.__setattr__(self, "admit_n", self.default_n)
 
 
 @dataclass(frozen=True)

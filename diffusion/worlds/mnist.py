@@ -159,7 +159,8 @@ class MnistWorld(World):
 
 MNIST = MnistWorld(
     name="mnist", title="MNIST digits", noun="digits", labels=DIGITS, sample_shape=(1, 28, 28),
-    architecture="UNet", sizes=Sizes(max_n=256, default_n=16, compare_n=24), default_label="3",
+    architecture="UNet", sizes=Sizes(max_n=256, default_n=16, compare_n=24, step_cost=1.0,
+                                        method_cost=(), exact_cost=1.0, admit_n=64), default_label="3",
     compare=dict(steps=25, sampler="ddim"), preview=dict(n=8, steps=20),
     train_preset=dict(steps=5_500, batch_size=128, lr=2e-3, warmup=300, ema_decay=0.9995,
                       schedule="cosine", timesteps=1000, labels=list(DIGITS), p_uncond=0.3,

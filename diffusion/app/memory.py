@@ -1,0 +1,49 @@
+"""Memory the server gives back (glibc only; elsewhere these do nothing).
+
+glibc's malloc gives each new thread an arena of its own, up to 8 per core, and keeps freed
+memory in them for reuse. A UI server runs its handlers on many worker threads, so every run's
+large arrays (trajectories, frames, encoded pictures) end up spread over many arenas, whose free
+pieces are rarely handed back: RSS grew round after round of the same load (`make soak`). So the
+served app uses at most ARENAS arenas (`limit_arenas`, before its worker threads start, like
+MALLOC_ARENA_MAX), and after a run leaves memory free it asks malloc to return free pages to the
+system (`trim`, at most every TRIM_EVERY seconds).
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+ARENAS = 2
+TRIM_EVERY = 5.0  # seconds: malloc_trim walks the whole heap
+_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+_last = 0.0
+_lock = threading.Lock()
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """At most `arenas` malloc arenas from now on; whether it took effect."""
+    return bool(_LIBC and _LIBC.mallopt(_M_ARENA_MAX, arenas) == 1)
+
+
+def trim(force: bool = False) -> bool:
+    """Hand free heap pages back to the system (not more often than TRIM_EVERY unless `force`);
+    whether it ran."""
+    global _last
+    with _lock:
+        if _LIBC is None or (not force and time.monotonic() - _last < TRIM_EVERY):
+            return False
+        _last = time.monotonic()
+    _LIBC.malloc_trim(0)
+    return True
