@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from diffusion.app import compare as compare_mod
-from diffusion.app import media
+from diffusion.app import media, player
 from diffusion.app.engine import Engine, Progress, Result
 from diffusion.core.field import direction_field
 from diffusion.drawing import pictures
@@ -80,6 +80,13 @@ def test_the_cache_is_bounded_and_recomputes_bit_identically(engine):
     assert engine.cached(req(engine, seed=1)) is None  # evicted: 3 results at most
     again = engine.run(req(engine, seed=1))
     assert again is not first and np.array_equal(again.xs, first.xs) and np.array_equal(again.x0s, first.x0s)
+
+
+def test_the_player_frames_kept_with_a_result_count_in_its_bytes(engine):
+    res = engine.run(req(engine, seed=21))
+    arrays = res.xs.nbytes + res.x0s.nbytes + res.samples.nbytes
+    urls = player.frames(res)  # drawn once, kept in res.views
+    assert res.nbytes == arrays + sum(len(u) for _, u in urls) > arrays
 
 
 def test_direction_field_mixes_like_guidance(engine):

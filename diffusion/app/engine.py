@@ -61,7 +61,18 @@ class Result:
 
     @property
     def nbytes(self) -> int:
-        return self.xs.nbytes + self.x0s.nbytes + self.samples.nbytes
+        """The arrays, and the pictures drawn from them and kept with the result (the player's
+        frames, about as large again): the cache's byte limit counts both."""
+        return self.xs.nbytes + self.x0s.nbytes + self.samples.nbytes + _text_bytes(self.views)
+
+
+def _text_bytes(obj) -> int:
+    """Characters of the strings and bytes inside nested dicts, lists and tuples."""
+    if isinstance(obj, (str, bytes)):
+        return len(obj)
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    return sum(map(_text_bytes, obj)) if isinstance(obj, (list, tuple)) else 0
 
 
 class _Run(threading.Event):
