@@ -62,6 +62,11 @@ class RawFile(gr.File):
         self.api_info()  # the schema, kept by Gradio (its API page), before the data model goes
         self.data_model = None
 
+    def get_config(self, cls=None):
+        # Gradio writes the props from the class's __init__ signature: this one's (*args, **kwargs)
+        # would leave the page's field without its label and options.
+        return super().get_config(cls or type(self).__base__)
+
     def preprocess(self, payload):
         return payload
 
@@ -76,6 +81,11 @@ class RawEditor(gr.ImageEditor):
         super().__init__(*args, **kwargs)
         self.api_info()
         self.data_model = None
+
+    def get_config(self, cls=None):
+        # Gradio writes the props from the class's __init__ signature: this one's (*args, **kwargs)
+        # would leave the page's field without its label and options.
+        return super().get_config(cls or type(self).__base__)
 
     def preprocess(self, payload):
         return payload

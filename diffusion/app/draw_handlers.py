@@ -80,7 +80,7 @@ class DrawHandlers:
                "guidance push the classes apart.") if len(d.names) == 1 else ""
         status = (f"**{name}**: {len(d.points)} points ({counts}). Its exact denoiser is now the 2D tab's model: "
                   f"press **Generate**, or train a network on it in the Train tab (data: my drawing).{one}")
-        preview = classes_png(d.points, d.labels, d.names, f"{name}: {len(d.points)} points")
+        preview = classes_png(d.points, d.labels, d.names)
         return (preview, status, gr.update(choices=models.names(POINTS), value=name),
                 gr.update(choices=label_choices(d.names), value=d.names[0]))
 

@@ -33,7 +33,7 @@ def draw_panel() -> dict:
                                            min_width=90), f"class name {i + 1}")
                           for i, (v, colour) in enumerate(zip(drawn.DEFAULT_NAMES, drawn.BRUSHES))]
         d["file"] = named(RawFile(label="or upload labelled points (.csv / .npy)", file_count="single",
-                                  file_types=[".csv", ".npy"], height=90), "file")
+                                  file_types=[".csv", ".npy"]), "file")
         d["use"] = gr.Button("Use drawing", variant="primary", elem_id="draw-use")
         d["status"] = gr.Markdown("", elem_id="draw-status")
         d["preview"] = gr.Image(label="the drawn data set", type="numpy", format="png", elem_id="draw-preview")
