@@ -32,6 +32,7 @@ from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, 
 from diffusion.training.job_spec import LR, MAX_SECONDS, P_UNCOND
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
+from diffusion.worlds import points_drawn as drawn
 from diffusion.worlds.labels import label_choices
 
 SAMPLER_CHOICES = [(s.upper().replace("UNIPC", "UniPC"), s) for s in SAMPLER.choices]
@@ -280,8 +281,8 @@ def api_endpoints(H: SamplingHandlers) -> None:
         def sample_custom(*args):
             yield from DH.api_sample_custom_live(*args)
         sample_custom.__doc__ = custom_doc()
-        points = gr.JSON(label="points")
-        gr.Button().click(with_names(sample_custom, ["points", "label", "guidance", "steps", "sampler", "seed", "n"]),
+        points = gr.JSON(label=drawn.FIELD)
+        gr.Button().click(with_names(sample_custom, [drawn.FIELD, "label", "guidance", "steps", "sampler", "seed", "n"]),
                           [points, label, guidance, steps, sampler, seed, n], [image, data], api_name="sample_custom",
                           **SAMPLING_EVENTS)
 

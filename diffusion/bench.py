@@ -34,7 +34,7 @@ from .training.tasks import DiffusionTask
 from .training.trainer import TrainConfig, Trainer
 from .worlds.mnist import DIGITS, MNIST
 from .worlds.mnist_data import EpochBatches, Split
-from .worlds import drawn
+from .worlds import points_drawn as drawn
 from .worlds.points import POINTS
 
 THREADS = Param("threads", int, 1, 256, help="torch threads")

@@ -31,7 +31,7 @@ from .models.exact import ExactClassifier, ExactDenoiser
 from .models.guidance_models import load_classifier, load_weak_model
 from .models.inference import prepare
 from .worlds import World, get_world
-from .worlds.drawn import exact_denoiser
+from .worlds.points_drawn import exact_denoiser
 from .worlds.labels import RANDOM, label_batch, label_choices
 
 
@@ -47,7 +47,7 @@ class GuidedSampler:
     helpers: dict = field(default_factory=dict, repr=False)
     # How every run picks its timesteps (`core.schedules.SPACINGS`); None: the world's (`World.sampling`).
     spacing: str | None = None
-    # The drawn data set (`worlds.drawn.Drawing`) this model was made from or trained on, if any:
+    # The drawn data set (`worlds.points_drawn.Drawing`) this model was made from or trained on, if any:
     # the comparison measures against it.
     data: Any = field(default=None, repr=False)
 
@@ -144,7 +144,7 @@ class GuidedSampler:
         return GuidedSampler(Checkpoint(model, self.checkpoint.config), spacing=self.spacing)
 
     def drawn(self, drawing) -> "GuidedSampler":
-        """The exact denoiser of a drawing (`worlds.drawn`) with this sampler's schedule: its labels
+        """The exact denoiser of a drawing (`worlds.points_drawn`) with this sampler's schedule: its labels
         are the drawing's class names."""
         config = self.checkpoint.config
         model = exact_denoiser(drawing, self.checkpoint.diffusion.alphas_cumprod_f64)

@@ -141,7 +141,7 @@ def two_lines(n: int = 200) -> list:
 
 def test_sample_custom_samples_the_exact_denoiser_of_the_given_points(client):
     """Issue 20, acceptance 3: two labelled lines; at guidance 2 the samples of "top" lie on its line."""
-    from diffusion.worlds.drawn import stroke_distance
+    from diffusion.worlds.points_drawn import stroke_distance
     image, data = client.predict(points=two_lines(), label="top", guidance=2, steps=20, sampler="unipc", seed=0, n=500,
                                  api_name="/sample_custom")
     x = np.load(data)

@@ -260,7 +260,7 @@ def run_samples(page, label: str, guidance: float):
 def test_drawn_classes_become_the_model_and_its_samples_lie_on_the_strokes(site, tmp_path):
     """Issue 20, acceptance 1: strokes in two colours -> a preview with two classes -> the exact
     denoiser of the drawn points samples within 0.02 (mean) of the strokes at guidance 0 and 3."""
-    from diffusion.worlds.drawn import stroke_distance
+    from diffusion.worlds.points_drawn import stroke_distance
     page = open_page(site, 1400)
     page.locator(f"#player-points {SHOWN}").wait_for(timeout=LOAD)
     page.click("#draw-panel button.label-wrap")

@@ -11,7 +11,7 @@ from diffusion.app.models import DRAWING
 from diffusion.app.train_handlers import TrainHandlers
 from diffusion.training.jobs import STAGES, JobManager
 from diffusion.training.stages import stage_samples
-from diffusion.worlds import drawn
+from diffusion.worlds import points_drawn as drawn
 
 ARC = [[(-0.8, 0.4), (0.0, 0.7), (0.8, 0.4)]]
 LINE = [[(-0.8, -0.5), (0.8, -0.2)]]

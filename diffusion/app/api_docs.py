@@ -59,9 +59,9 @@ def compare_doc() -> str:
 
 def custom_doc() -> str:
     """The docstring of `/sample_custom`."""
-    from ..worlds import drawn
-    w = get_world("points")
-    args = [_line("points", "labelled points, the data set", f"a JSON list of 1..{drawn.MAX_POINTS} rows {drawn.ROW}, "
+    from ..worlds import points_drawn as drawn
+    w = drawn.WORLD
+    args = [_line(drawn.FIELD, "labelled points, the data set", f"a JSON list of 1..{drawn.MAX_POINTS} rows {drawn.ROW}, "
                   f"at most {drawn.MAX_CLASSES} class names"),
             _line("label", "the class to sample; random = the unconditional model", "a class name of the points, or random"),
             _param(GUIDANCE), _param(STEPS), _param(SAMPLER), _param(SEED), _param(n_param(w))]

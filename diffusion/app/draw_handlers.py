@@ -1,7 +1,7 @@
 """Handlers of "Draw your own data" (the 2D tab) and of the named endpoint `/sample_custom`.
 
 A drawing (the canvas's strokes, one brush colour per class, or an uploaded .csv / .npy of x, y,
-class) becomes labelled points (`worlds.drawn`) and at once a model: the exact denoiser of those
+class) becomes labelled points (`worlds.points_drawn`) and at once a model: the exact denoiser of those
 points, registered for the browser session that drew it (`models.Models.register`, so it counts
 in the session's model cap and ends with the session) and selected in the 2D tab, where sampling,
 the player, the direction field and the comparison run on it. `/sample_custom` takes the points as
@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..core.checks import invalid
 from ..drawing.classes import classes_png
-from ..worlds import drawn
+from ..worlds import points_drawn as drawn
 from ..worlds.labels import label_choices
 from ..worlds.points import POINTS
 from .handlers import STREAM_EVERY, SamplingHandlers, user_errors
@@ -41,11 +41,11 @@ def points_value(points):
     """The API's points as a list: a list as it is, JSON text parsed (a client may send either)."""
     if isinstance(points, str):
         if len(points) > MAX_JSON:
-            raise invalid("points", points, f"a JSON list of at most {drawn.MAX_POINTS} rows {drawn.ROW}")
+            raise invalid(drawn.FIELD, points, f"a JSON list of at most {drawn.MAX_POINTS} rows {drawn.ROW}")
         try:
             points = json.loads(points)
         except ValueError:
-            raise invalid("points", points, f"a JSON list of {drawn.ROW}") from None
+            raise invalid(drawn.FIELD, points, f"a JSON list of {drawn.ROW}") from None
     return points
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..worlds import drawn
+from ..worlds import points_drawn as drawn
 from .components import RawEditor, RawFile
 from .guard import named
 

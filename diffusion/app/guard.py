@@ -57,7 +57,7 @@ def check_value(comp, value, types_only: bool = False):
     `types_only`: only text is checked (to be text); the handler checks the rest."""
     name = field_name(comp)
     if isinstance(comp, (gr.State, gr.JSON)) or (types_only and isinstance(comp, (gr.Number, gr.Slider))):
-        return value  # JSON: any JSON value, which its handler checks (e.g. `worlds.drawn.from_rows`)
+        return value  # JSON: any JSON value, which its handler checks (e.g. `worlds.points_drawn.from_rows`)
     if isinstance(comp, gr.Dataset):  # an example's index; gr.Examples' handler takes it as Gradio would give it
         return comp.preprocess(Param("example", int, 0, len(comp.samples) - 1).check(value))
     if isinstance(comp, gr.File):

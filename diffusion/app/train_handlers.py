@@ -26,7 +26,7 @@ from ..inputs import Param
 from ..training.jobs import STAGES, JobManager, JobSnapshot
 from ..training.stages import run_labels, stage_samples
 from ..worlds import get_world, world_names
-from ..worlds.drawn import distance
+from ..worlds.points_drawn import distance
 from ..worlds.points import POINTS
 from .engine import Engine
 from .handlers import user_errors

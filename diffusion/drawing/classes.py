@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..worlds.drawn import BRUSHES
 from .plots import LIM, _figure, _to_rgb
+
+BRUSHES = ("#d62728", "#1f77b4", "#2ca02c")  # one colour per class: the drawing canvas's brushes too
 
 
 def classes_ax(ax, pts: np.ndarray, labels: np.ndarray, names, title: str = "") -> None:

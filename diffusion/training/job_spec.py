@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.checks import invalid
 from ..inputs import SEED, Param, check_world
-from ..worlds.drawn import DrawnTraining
+from ..worlds.points_drawn import DrawnTraining
 from .tasks import DiffusionTask
 from .trainer import TrainConfig
 
@@ -32,7 +32,7 @@ class LiveSpec:
     max_seconds: float | None = None
     steps: int | None = None  # an upper bound on optimizer steps (also the lr schedule's length)
     seed: int = 0
-    # A drawn data set (`worlds.drawn.Drawing`) to train on instead of the world's data: its class
+    # A drawn data set (`worlds.points_drawn.Drawing`) to train on instead of the world's data: its class
     # names are the labels (points world only).
     data: Any = dataclasses.field(default=None, compare=False)
 

@@ -25,17 +25,20 @@ import torch
 
 from ..core.checks import invalid
 from ..core.metrics import curve_fit, nearest_distance, spread
+from ..drawing.classes import BRUSHES  # the canvas's colours, one per class
 from ..models.exact import ExactDenoiser
 from .labels import RANDOM
+from .points import POINTS
 
 MAX_POINTS = 2000  # points per data set: the exact denoiser's cost grows with them
 MAX_CLASSES = 3
 MAX_NAME = 24  # characters of a class name
 MAX_FILE = 1 << 20  # bytes of an uploaded .csv / .npy
-BRUSHES = ("#d62728", "#1f77b4", "#2ca02c")  # the canvas's colours, one per class
 DEFAULT_NAMES = ("red", "blue", "green")
 COLOUR_TOLERANCE = 60.0  # RGB distance to a brush colour; anti-aliased stroke edges fall outside
 ROW = "[x, y, class name] with x and y numbers in -1..1"
+WORLD = POINTS  # drawn data are this world's
+FIELD = "points"  # the named API's argument (`/sample_custom`) and its refusals' field
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
@@ -84,11 +87,11 @@ def check_names(names) -> list[str]:
     return out
 
 
-def make(points: np.ndarray, labels: np.ndarray, names, field: str = "points") -> Drawing:
+def make(points: np.ndarray, labels: np.ndarray, names, field: str = FIELD) -> Drawing:
     """A checked Drawing; classes without points are dropped (the rest keep their order)."""
     points = np.asarray(points, np.float64).reshape(-1, 2)
     if len(points) == 0:
-        raise invalid(field, [], f"at least one point: {ROW}" if field == "points" else
+        raise invalid(field, [], f"at least one point: {ROW}" if field == FIELD else
                       "strokes in the brush colours (the canvas is empty)")
     if len(points) > MAX_POINTS:
         raise invalid(field, f"{len(points)} points", f"at most {MAX_POINTS} points")
@@ -105,16 +108,16 @@ def make(points: np.ndarray, labels: np.ndarray, names, field: str = "points") -
 def from_rows(rows) -> Drawing:
     """[[x, y, class name], ...] (JSON-like): classes in order of first appearance."""
     if not isinstance(rows, (list, tuple)):
-        raise invalid("points", rows, f"a list of {ROW}")
+        raise invalid(FIELD, rows, f"a list of {ROW}")
     if len(rows) > MAX_POINTS:
-        raise invalid("points", f"{len(rows)} points", f"at most {MAX_POINTS} points")
+        raise invalid(FIELD, f"{len(rows)} points", f"at most {MAX_POINTS} points")
     names, pts, labels = [], [], []
     for i, row in enumerate(rows):
         ok = isinstance(row, (list, tuple)) and len(row) == 3 and isinstance(row[2], str) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= 1
             for v in row[:2])
         if not ok:
-            raise invalid(f"points[{i}]", row, ROW)
+            raise invalid(f"{FIELD}[{i}]", row, ROW)
         name = row[2].strip()
         if name not in names:
             names.append(name)
@@ -175,13 +178,13 @@ def from_file(path, names) -> Drawing:
     out = []
     for i, row in enumerate(rows):
         if len(row) != 3:
-            raise invalid(f"points[{i}]", row, ROW)
+            raise invalid(f"{FIELD}[{i}]", row, ROW)
         k = row[2]
         num = _number(k) if isinstance(k, str) else k
         if num is not None and float(num).is_integer() and 1 <= num <= len(names):
             k = names[int(num) - 1]
         elif not isinstance(k, str):
-            raise invalid(f"points[{i}]", row, f"a class number 1..{len(names)}")
+            raise invalid(f"{FIELD}[{i}]", row, f"a class number 1..{len(names)}")
         out.append([row[0], row[1], k])
     return from_rows(out)
 
