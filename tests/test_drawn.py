@@ -4,7 +4,9 @@ the strokes, with its snapshots through training."""
 import numpy as np
 import pytest
 
+from diffusion.app.compare import compare
 from diffusion.app.draw_handlers import DrawHandlers
+from diffusion.app.models import EXACT
 from diffusion.app.engine import Engine
 from diffusion.app.handlers import SamplingHandlers
 from diffusion.app.models import DRAWING
@@ -81,6 +83,8 @@ def test_the_drawing_is_the_sessions_model_at_once(handlers, tmp_path):
     for guidance in (0, 3):
         req = handlers.sampling.request("points", name, "arc", guidance, 20, "unipc", 0.0, 0, 500)
         assert drawn.stroke_distance(handlers.engine.run(req).samples, ARC) <= 0.02
+    c = compare(handlers.engine, "points", "arc", 0, "0, 2", model=name)  # measured against the drawing
+    assert len(c.cells) == 2 and all(m["distance"] < 0.02 for m in c.metrics)
 
 
 def test_a_network_trained_on_the_drawing_for_30_s_lands_on_the_strokes(handlers, tmp_path, monkeypatch):
@@ -100,6 +104,9 @@ def test_a_network_trained_on_the_drawing_for_30_s_lands_on_the_strokes(handlers
     picture, slider, paths = th.stages()
     assert 5 <= len(paths) <= STAGES and picture == paths[-1] and slider["maximum"] == len(paths) - 1
     assert th.stage_at(paths, 0) == paths[0] and Image.open(paths[0]).size[0] > 500
+    exact = handlers.sampling.request("points", last[4]["value"], "arc", 2.0, 20, "unipc", 0.0, 0, 100,
+                                      denoiser=EXACT)
+    assert exact.model.startswith("drawing ")  # the network's exact reference: its drawing's exact denoiser
     snap = th.jobs.current().snapshot()
     assert snap.checkpoint.config.labels == ["arc", "line"]
     stages = stage_samples(snap.checkpoint, snap.stages, guidance=2.0)
