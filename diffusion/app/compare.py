@@ -17,7 +17,7 @@ from ..budget import check_budget
 from ..inputs import check_guidances, check_methods
 from ..worlds import World, get_world
 from ..worlds import points_drawn as drawn
-from .engine import EXACT, SHIPPED, Engine, Request, Result
+from .engine import SHIPPED, Engine, Request, Result
 
 DEFAULT_GUIDANCES = "0, 1, 2, 3, 5, 7"
 DEFAULT_METHODS = "cfg"
