@@ -70,3 +70,15 @@ def test_replaced_uploads_are_removed(tmp_path, monkeypatch):
     assert not any(p.exists() for p in first) and not (cache / "a1").exists()  # files and their folders
     assert second[0].exists() and outside.exists()  # never a file outside Gradio's upload folder
     assert th.replace_upload(None, kept) == [] and not second[0].exists()  # cleared: removed too
+
+
+def test_the_api_writes_only_what_it_returns_and_the_player_adds_the_animations():
+    args = ("points", "moons", 2.0, 10, "ddim", 41, 50)
+    png, npy = h.api_sample(*args)
+    res = h.engine.cached(h.request("points", "shipped", "moons", 2.0, 10, "ddim", 0.0, 41, 50))
+    assert sorted(res.artifacts) == ["npy", "png"] and (png, npy) == (res.artifacts["png"], res.artifacts["npy"])
+    files = h.artifacts(res)  # what the tab's player asks of the same result
+    assert sorted(files) == ["gif", "mp4", "npy", "png"] and files["png"] == png
+    assert all(os.path.isfile(p) for p in files.values())
+    with Image.open(files["gif"]) as im:
+        assert im.n_frames == 11  # every frame of a 10-step run

@@ -30,6 +30,7 @@ STREAM_EVERY = 0.12  # seconds between streamed frames: smooth, yet leaves the C
 # The one concurrency group of every sampling event. Misses wait inside the engine for one of its
 # RUNS, so the queue may run many events at once and a cache hit never waits behind a miss.
 SAMPLING_EVENTS = dict(concurrency_id="sampling", concurrency_limit=24)
+API_FILES = ("png", "npy")  # what the named API returns of a result
 NETWORK = "network"
 DENOISERS = (NETWORK, EXACT)  # the app's model choice: the trained network or the exact reference
 PARAM_NAMES = list(PUBLIC_PARAMS)  # the method parameters, in the order the UI and the API pass them
@@ -87,12 +88,14 @@ class SamplingHandlers:
                 return models.transient(world, models.get(world, SHIPPED).drawn(data))
         return name
 
-    def artifacts(self, res: Result) -> dict:
-        """The result's downloads and final picture, written once per cached result (again if the
-        output folder's cap deleted them)."""
-        if not files_exist(res):
+    def artifacts(self, res: Result, kinds=media.FILE_KINDS) -> dict:
+        """The result's downloads and final picture, each kind written once per cached result (again
+        if the output folder's cap deleted it). The named API asks only for what it returns (PNG and
+        .npy): the animations are most of an export's time and memory."""
+        missing = [k for k in kinds if not files_exist(res, k)]
+        if missing:
             folder = OUT / media.run_id(res.request)
-            res.artifacts.update({k: str(v) for k, v in media.export(res, folder).items()})
+            res.artifacts.update({k: str(v) for k, v in media.export(res, folder, missing).items()})
             cap()
         return res.artifacts
 
@@ -193,7 +196,7 @@ class SamplingHandlers:
             if isinstance(item, Progress):
                 yield gr.skip(), gr.skip()
                 continue
-            files = self.artifacts(item)
+            files = self.artifacts(item, API_FILES)
             yield files["png"], files["npy"]
 
     # -- the guidance comparison -------------------------------------------------------------------

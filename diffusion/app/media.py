@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -18,6 +19,7 @@ from ..worlds import get_world
 
 MAX_ANIMATION_FRAMES = 60
 GIF_MAX_BYTES = 1_400_000  # the issue's budget is 1.5 MB: a visitor's download, a README animation
+FILE_KINDS = ("png", "npy", "gif", "mp4")
 GIF_COLORS = 32  # gray levels of a digit, or viridis and text: 32 look alike and compress better
 
 
@@ -55,13 +57,19 @@ def _gif_bytes(images: list[Image.Image], frame_ms: int, hold: float) -> bytes:
     return out.getvalue()
 
 
-def write_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15, hold: float = 1.5,
+def gif_image(frame: np.ndarray) -> Image.Image:
+    """A frame in GIF_COLORS colours (a palette image: a third of the RGB frame's bytes)."""
+    return Image.fromarray(frame).quantize(colors=GIF_COLORS, method=Image.Quantize.MEDIANCUT,
+                                           dither=Image.Dither.NONE)
+
+
+def write_gif(frames: Iterable[np.ndarray | Image.Image], path: str | Path, fps: float = 15, hold: float = 1.5,
               max_bytes: int = GIF_MAX_BYTES) -> Path:
-    """An animated GIF of at most max_bytes: frames in GIF_COLORS colours, and where that is still
-    too large, every other frame dropped (each shown longer, so the animation keeps its length).
-    Noise barely compresses, so the early frames of a digit run cost the most."""
-    images = [Image.fromarray(f).quantize(colors=GIF_COLORS, method=Image.Quantize.MEDIANCUT,
-                                          dither=Image.Dither.NONE) for f in frames]
+    """An animated GIF of at most max_bytes: frames in GIF_COLORS colours (`gif_image`; frames may
+    come already converted), and where that is still too large, every other frame dropped (each
+    shown longer, so the animation keeps its length). Noise barely compresses, so the early frames
+    of a digit run cost the most."""
+    images = [f if isinstance(f, Image.Image) else gif_image(f) for f in frames]
     keep, frame_ms = list(range(len(images))), 1000 / fps
     data = _gif_bytes(images, int(frame_ms), hold)
     while len(data) > max_bytes and len(keep) > 2:
@@ -73,17 +81,23 @@ def write_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15, hold:
     return Path(path)
 
 
-def write_mp4(frames: list[np.ndarray], path: str | Path, fps: int = 15, hold: float = 1.5) -> Path:
-    frames = [_even(f) for f in frames]
-    frames += [frames[-1]] * int(math.ceil(hold * fps))
+def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: int = 15, hold: float = 1.5) -> Path:
+    """An H.264 MP4, each frame encoded as it arrives (only the last one is kept, to hold it)."""
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "23", "preset": "veryfast"}
-        for f in frames:
+        stream, last = None, None
+
+        def encode(f):
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(packet)
+        for last in map(_even, frames):
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.height, stream.width = last.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": "23", "preset": "veryfast"}
+            encode(last)
+        for _ in range(int(math.ceil(hold * fps))):  # rest on the final sample
+            encode(last)
         for packet in stream.encode():
             out.mux(packet)
     return Path(path)
@@ -129,19 +143,34 @@ def download_stem(request) -> str:
             f"_{run_id(r)[:8]}")
 
 
-def export(result, folder: str | Path) -> dict[str, Path]:
-    """Write a result's downloads once: final samples as PNG and .npy, the animation as GIF and MP4."""
+def export(result, folder: str | Path, kinds=FILE_KINDS) -> dict[str, Path]:
+    """Write these of a result's downloads: final samples as PNG and .npy, the animation as GIF and
+    MP4. Each animation frame is drawn once, goes into the MP4 at once and stays only as its GIF
+    palette image: a 64-digit run's export holds ~30 MB instead of all its RGB frames twice (~200 MB
+    over the server's steady size, the peak of every round of `make soak`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     r = result.request
     stem = download_stem(r)
-    paths = {"png": folder / f"{stem}.png", "npy": folder / f"{stem}.npy",
-             "gif": folder / f"{stem}.gif", "mp4": folder / f"{stem}.mp4"}
-    save_png(get_world(r.world).final_image(result.samples), paths["png"])
-    np.save(paths["npy"], result.samples.astype(np.float32))
-    total = len(result.xs)
-    frames = [frame_image(r.world, result.xs[i], result.x0s[i], i, total, result.timesteps[i], small=True)
-              for i in animation_indices(total)]
-    write_gif(frames, paths["gif"])
-    write_mp4(frames, paths["mp4"])
+    paths = {k: folder / f"{stem}.{k}" for k in kinds}
+    if "png" in kinds:
+        save_png(get_world(r.world).final_image(result.samples), paths["png"])
+    if "npy" in kinds:
+        np.save(paths["npy"], result.samples.astype(np.float32))
+    if "gif" in kinds or "mp4" in kinds:
+        total, palette = len(result.xs), []
+
+        def frames():
+            for i in animation_indices(total):
+                frame = frame_image(r.world, result.xs[i], result.x0s[i], i, total, result.timesteps[i], small=True)
+                if "gif" in kinds:
+                    palette.append(gif_image(frame))
+                yield frame
+        if "mp4" in kinds:
+            write_mp4(frames(), paths["mp4"])
+        else:
+            for _ in frames():  # the GIF alone: only its palette images are kept
+                pass
+        if "gif" in kinds:
+            write_gif(palette, paths["gif"])
     return paths

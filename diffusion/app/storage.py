@@ -24,8 +24,9 @@ def forget_files(result) -> None:
         shutil.rmtree(Path(paths[0]).parent, ignore_errors=True)
 
 
-def files_exist(result) -> bool:
-    return bool(result.artifacts) and all(Path(p).is_file() for p in result.artifacts.values())
+def files_exist(result, kind: str) -> bool:
+    """Whether the result's file of this kind ("png", "gif", ...) was written and is still there."""
+    return kind in result.artifacts and Path(result.artifacts[kind]).is_file()
 
 
 def size(folder: Path = OUT) -> int:
