@@ -20,7 +20,7 @@ from ..drawing.classes import classes_png
 from ..worlds import points_drawn as drawn
 from ..worlds.labels import label_choices
 from ..worlds.points import POINTS
-from .handlers import STREAM_EVERY, SamplingHandlers, user_errors
+from .handlers import API_FILES, STREAM_EVERY, SamplingHandlers, user_errors
 from .models import DRAWING, SHIPPED
 from .train_handlers import remove_uploaded, upload_paths
 
@@ -94,7 +94,7 @@ class DrawHandlers:
             if not hasattr(item, "samples"):
                 yield gr.skip(), gr.skip()
                 continue
-            files = self.sampling.artifacts(item)
+            files = self.sampling.artifacts(item, API_FILES)
             yield files["png"], files["npy"]
 
 
