@@ -13,21 +13,26 @@ import threading
 import gradio as gr
 
 from diffusion.app import player
-from diffusion.app.api_docs import compare_doc, sample_doc
+from diffusion.app.api_docs import compare_doc, custom_doc, sample_doc
 from diffusion.app.compare import DEFAULT_GUIDANCES
 from diffusion.app.components import (COMPARE_INTRO, EXPLAIN, METHOD_NOTES, RawFile, RawNumber, RawSlider,
                                       method_controls, param_component)
+from diffusion.app.draw_handlers import DrawHandlers
+from diffusion.app.draw_ui import draw_panel, wire_draw
 from diffusion.app.engine import EXACT, SHIPPED, Engine
 from diffusion.app.guard import harden, named
 from diffusion.app.handlers import (DENOISERS, NETWORK, SAME_ON_EXACT, SAMPLING_EVENTS, SamplingHandlers, model_name,
                                     new_seed)
 from diffusion.app.serve import serve
-from diffusion.app.train_handlers import TrainHandlers, dataset_choices, limits_text
+from diffusion.app.models import DRAWING
+from diffusion.app.train_handlers import (STAGE, STAGE_GUIDANCE, TrainHandlers, dataset_choices, datasets_of,
+                                          limits_text)
 from diffusion.inputs import (ETA, GUIDANCE, MAX_SCALES, METHOD, PUBLIC_PARAMS, SAMPLER, SAMPLER_NOTES, SEED, STEPS,
                               param_default)
 from diffusion.training.job_spec import LR, MAX_SECONDS, P_UNCOND
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world, world_names
+from diffusion.worlds import points_drawn as drawn
 from diffusion.worlds.labels import label_choices
 
 SAMPLER_CHOICES = [(s.upper().replace("UNIPC", "UniPC"), s) for s in SAMPLER.choices]
@@ -81,6 +86,8 @@ def world_tab(name: str) -> dict:
                                          info=f"exact reference: the exact denoiser of {w.exact_pool} training "
                                               "examples per class (a perfect model of them)")
                 c["n"] = RawSlider(1, w.sizes.max_n, value=w.sizes.default_n, step=1, label=w.noun)
+            if w.has_field:  # 2D data a visitor can draw
+                c["draw"] = draw_panel()
         with gr.Column(scale=2):
             c["player"] = gr.HTML(player.placeholder_html(), elem_id=f"player-{name}", js_on_load=None)
             c["status"] = gr.Markdown("Loading the default run...", elem_id=f"status-{name}")
@@ -106,6 +113,8 @@ def world_tab(name: str) -> dict:
 
 def wire_world(demo: gr.Blocks, H: SamplingHandlers, name: str, c: dict) -> None:
     """The tab's events; the default run is drawn (or replayed from the cache) when the page loads."""
+    if "draw" in c:
+        wire_draw(DrawHandlers(H), c["draw"], c["model"], c["label"])
     inputs = [c["model"], c["label"], c["guidance"], c["steps"], c["sampler"], c["eta"], c["seed"], c["n"],
               c["method"], c["denoiser"], *c["params"]]
     has_field = "field" in c
@@ -183,7 +192,8 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             world = gr.Radio(world_names(), value=first.name, label="world")
-            datasets = gr.CheckboxGroup(list(first.labels), value=list(first.labels), label="datasets / digits")
+            datasets = gr.CheckboxGroup(datasets_of(first.name), value=list(first.labels), label="datasets / digits",
+                                        info=f"2D: or '{DRAWING}' alone (draw it in the 2D tab first)")
             width = RawSlider(32, 512, value=128, step=32, label="2D: MLP width")
             size = gr.Radio(["tiny", "small"], value="tiny", label="MNIST: U-Net size", visible=False)
             seconds = RawSlider(MAX_SECONDS.lo, MAX_SECONDS.hi, value=first.live["max_seconds"], step=10,
@@ -203,6 +213,11 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
             status = gr.Markdown("Pick a world and press **Train**.")
             loss = gr.Image(label="loss", type="numpy", format="png", elem_id="train-loss")
             preview = gr.Image(label="samples from the model so far (guidance 2, DDIM)", type="numpy", format="png")
+            stage_img = gr.Image(label=f"network beside the exact denoiser, guided samples (s = {STAGE_GUIDANCE:g})"
+                                       " (after training on a drawing)", type="filepath", elem_id="train-stages")
+            stage = named(RawSlider(0, STAGE.hi, value=STAGE.hi, step=1, label="training stage (EMA snapshot)",
+                                    interactive=False, elem_id="train-stage"), "stage")
+            stages = gr.State([])
             download = gr.File(label="trained checkpoint (zip of config.json + model.safetensors + ...)")
             gr.Markdown(limits_text())
 
@@ -219,7 +234,9 @@ def train_tab(demo: gr.Blocks, TH: TrainHandlers, pickers: list) -> None:
     for event in (world.change, demo.load):  # before any training: the shipped model's own curve
         event(TH.shipped_loss, world, loss, api_visibility="private")
     start.click(TH.train, [world, datasets, width, size, seconds, lr, p_uncond, seed],
-                [loss, preview, status, download, *pickers], concurrency_limit=None, api_visibility="private")
+                [loss, preview, status, download, *pickers], concurrency_limit=None, api_visibility="private"
+                ).then(TH.stages, None, [stage_img, stage, stages], api_visibility="private")
+    stage.change(TH.stage_at, [stages, stage], stage_img, api_visibility="private", trigger_mode="always_last")
     stop.click(TH.stop, None, status, queue=False, api_visibility="private")
     use.click(TH.use_upload, upload, [status, *pickers], api_visibility="private")
     uploaded = gr.State([])  # the shown upload's files, removed from the server when replaced
@@ -234,8 +251,9 @@ def with_names(fn, names: list[str]):
 
 
 def api_endpoints(H: SamplingHandlers) -> None:
-    """The documented API: /sample_points, /sample_digits, /compare_guidance (see README). Numbers
-    arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
+    """The documented API: /sample_points, /sample_digits, /compare_guidance, /sample_custom (see
+    README). Numbers arrive raw (RawNumber), so that `diffusion.inputs` checks them with the field's range."""
+    DH = DrawHandlers(H)
     with gr.Column(visible=False):
         label, sampler, world, scales = (gr.Textbox(label=k) for k in ("label", "sampler", "world", "guidances"))
         guidance, steps, seed, n = RawNumber(), RawNumber(), RawNumber(), RawNumber()
@@ -260,6 +278,14 @@ def api_endpoints(H: SamplingHandlers) -> None:
         gr.Button().click(with_names(compare_guidance, names), [world, label, seed, scales, methods, *params],
                           [grid, metrics], api_name="compare_guidance", **SAMPLING_EVENTS)
 
+        def sample_custom(*args):
+            yield from DH.api_sample_custom_live(*args)
+        sample_custom.__doc__ = custom_doc()
+        points = gr.JSON(label=drawn.FIELD)
+        gr.Button().click(with_names(sample_custom, [drawn.FIELD, "label", "guidance", "steps", "sampler", "seed", "n"]),
+                          [points, label, guidance, steps, sampler, seed, n], [image, data], api_name="sample_custom",
+                          **SAMPLING_EVENTS)
+
 
 def build() -> gr.Blocks:
     """The page, with the one engine (result cache) and job manager handed to its handlers
@@ -283,7 +309,7 @@ def build() -> gr.Blocks:
             wire_world(demo, H, name, c)
         api_endpoints(H)
         demo.unload(TH.forget)  # a session's job, uploads and models end with it
-    harden(demo, {"generate", "compare_ui", "compare_guidance"} | {f"sample_{get_world(n).noun}" for n in world_names()})
+    harden(demo, {"generate", "compare_ui", "compare_guidance", "sample_custom"} | {f"sample_{get_world(n).noun}" for n in world_names()})
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.handlers, demo.train_handlers = H, TH
     return demo

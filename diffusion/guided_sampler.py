@@ -26,11 +26,12 @@ import torch
 from .core.guidance import PARAMS, Guider, make_guider
 from .core.sampling import Frame, Trajectory, sample, sample_frames
 from .inputs import EXACT, SPACING, SampleArgs, check_label, sample_args
-from .models.checkpoint import Checkpoint, load_checkpoint
+from .models.checkpoint import Checkpoint, DiffusionConfig, load_checkpoint
 from .models.exact import ExactClassifier, ExactDenoiser
 from .models.guidance_models import load_classifier, load_weak_model
 from .models.inference import prepare
 from .worlds import World, get_world
+from .worlds.points_drawn import exact_denoiser
 from .worlds.labels import RANDOM, label_batch, label_choices
 
 
@@ -46,6 +47,9 @@ class GuidedSampler:
     helpers: dict = field(default_factory=dict, repr=False)
     # How every run picks its timesteps (`core.schedules.SPACINGS`); None: the world's (`World.sampling`).
     spacing: str | None = None
+    # The drawn data set (`worlds.points_drawn.Drawing`) this model was made from or trained on, if any:
+    # the comparison measures against it.
+    data: Any = field(default=None, repr=False)
 
     def __post_init__(self):
         prepare(self.checkpoint.model)  # inference form, in place: same outputs, faster
@@ -138,6 +142,20 @@ class GuidedSampler:
         n = EXACT.check(n)
         model = self.world.exact_model(n, self.checkpoint.diffusion.alphas_cumprod_f64, seed=seed + 1)
         return GuidedSampler(Checkpoint(model, self.checkpoint.config), spacing=self.spacing)
+
+    def drawn(self, drawing) -> "GuidedSampler":
+        """The exact denoiser of a drawing (`worlds.points_drawn`) with this sampler's schedule: its labels
+        are the drawing's class names."""
+        config = self.checkpoint.config
+        model = exact_denoiser(drawing, self.checkpoint.diffusion.alphas_cumprod_f64)
+        config = DiffusionConfig(config.world, list(drawing.names), config.architecture, config.schedule,
+                                 config.timesteps, config.p_uncond)
+        return GuidedSampler(Checkpoint(model, config), spacing=self.spacing, data=drawing)
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the denoiser is an exact one (it costs `Sizes.exact_cost` per step)."""
+        return isinstance(self.checkpoint.model, ExactDenoiser)
 
     def to_data(self, x: torch.Tensor) -> np.ndarray:
         """Model-space samples -> the world's public data format (float32)."""

@@ -1,5 +1,7 @@
 """End to end: launch the app on a free port and call the three named endpoints with gradio_client,
 by the parameter names that the README documents."""
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -130,3 +132,31 @@ def test_one_message_through_cli_python_api_and_named_api(client, tmp_path, caps
     with pytest.raises(Exception) as e:
         client.predict(**bad, api_name="/sample_points")
     assert message in str(e.value)
+
+
+def two_lines(n: int = 200) -> list:
+    xs = np.linspace(-0.8, 0.8, n)
+    return [[float(x), 0.4, "top"] for x in xs] + [[float(x), -0.4, "bottom"] for x in xs]
+
+
+def test_sample_custom_samples_the_exact_denoiser_of_the_given_points(client):
+    """Issue 20, acceptance 3: two labelled lines; at guidance 2 the samples of "top" lie on its line."""
+    from diffusion.worlds.points_drawn import stroke_distance
+    image, data = client.predict(points=two_lines(), label="top", guidance=2, steps=20, sampler="unipc", seed=0, n=500,
+                                 api_name="/sample_custom")
+    x = np.load(data)
+    d = stroke_distance(x, [[(-0.8, 0.4), (0.8, 0.4)]])
+    print(f"/sample_custom: mean distance to the top line at guidance 2: {d:.4f}")
+    assert x.shape == (500, 2) and d < 0.05 and Image.open(image).size[0] >= 300
+
+
+@pytest.mark.parametrize("points, label, message", [
+    ([], "top", "points=[] is not allowed; allowed: at least one point"),
+    (None, "left", "label='left' is not allowed; allowed: top, bottom, random"),
+    ([[0.0, 0.0, "a"]] * 2001, "a", "points='2001 points' is not allowed; allowed: at most 2000 points"),
+    ([[0.0, 1.5, "a"]], "a", "points[0]=[0.0, 1.5, 'a'] is not allowed; allowed: [x, y, class name]"),
+])
+def test_sample_custom_refuses_bad_points_by_name(client, points, label, message):
+    with pytest.raises(Exception, match=re.escape(message)):
+        client.predict(points=two_lines() if points is None else points, label=label, guidance=2, steps=20,
+                       sampler="unipc", seed=0, n=100, api_name="/sample_custom")

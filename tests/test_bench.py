@@ -8,7 +8,7 @@ KEYS = ["matmul_gflops", "mnist_10x100_cfg_gflop", "mnist_10x100_cfg_s", "naive_
         "mnist_10x20_ddim_cfg_s", "points_1000x100_cfg_s", "time_to_first_frame_s",
         "train_points_steps_per_s", "train_mnist_images_per_s", "peak_rss_mb", "mnist_10x10_dpm_cfg_s",
         "points_1000x10_dpm_cfg_s", "compare_mnist_default_s", "compare_mnist_ddpm25_s", "mnist_default_run_s",
-        "points_default_run_s", "mnist_mflop_per_image", "points_kflop_per_row"]
+        "points_default_run_s", "mnist_mflop_per_image", "points_kflop_per_row", "drawn_exact_run_s"]
 
 
 def test_bench_json_has_every_figure(capsys, tmp_path):

@@ -213,3 +213,71 @@ def test_a_typed_value_out_of_range_stays_and_is_refused_by_name(site):
     page.locator("#generate-points").click()
     page.get_by_text("steps=5000 is not allowed").wait_for(timeout=60_000)
     page.close()
+
+
+# Two strokes in [-1, 1] coordinates (the canvas's corners are (-1, -1) and (1, 1)), one per brush colour
+ARC = [[(-0.7, 0.5), (0.0, 0.75), (0.7, 0.5)]]
+LINE = [[(-0.7, -0.5), (0.7, -0.2)]]
+
+
+def draw_strokes(page, strokes_per_colour) -> None:
+    """Mouse drags on the canvas, brush colour k for the k-th list of polylines. The canvas shows
+    its 400 px picture at the zoom it states, centred in the drawing area."""
+    from diffusion.app.draw_ui import CANVAS
+    area = page.locator("#draw-canvas canvas").first
+    area.scroll_into_view_if_needed()
+    page.click("#draw-canvas button[aria-label='Brush']")
+    zoom = float(page.locator("#draw-canvas .zoom-number span").inner_text().strip("% ")) / 100
+    bb = area.bounding_box()
+    cx, cy, half = bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2, CANVAS / 2 * zoom
+    for k, strokes in enumerate(strokes_per_colour):
+        page.click("#draw-canvas button[aria-label='Color']")
+        page.locator("#draw-canvas menu.swatch button.color").nth(k).click()
+        for line in strokes:
+            pts = [(cx + x * half, cy - y * half) for x, y in line]
+            page.mouse.move(*pts[0])
+            page.mouse.down()
+            for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+                for u in [i / 12 for i in range(1, 13)]:
+                    page.mouse.move(x0 + u * (x1 - x0), y0 + u * (y1 - y0))
+            page.mouse.up()
+
+
+def run_samples(page, label: str, guidance: float):
+    """Generate on the 2D tab at this guidance; the run's samples, fetched from its .npy download."""
+    import io
+
+    import numpy as np
+    page.locator("#generate-points").scroll_into_view_if_needed()
+    page.locator(".gde-quick").first.get_by_role("button", name=f"{guidance:g}", exact=True).click()
+    page.locator("#generate-points").click()
+    page.get_by_text(f"label {label}, s = {guidance:g}").first.wait_for(timeout=60_000)
+    link = page.locator(f"a[href*='points_{label}_s{guidance:g}_'][href$='.npy']").first
+    link.wait_for(timeout=120_000)
+    return np.load(io.BytesIO(page.request.get(link.get_attribute("href")).body()))
+
+
+def test_drawn_classes_become_the_model_and_its_samples_lie_on_the_strokes(site, tmp_path):
+    """Issue 20, acceptance 1: strokes in two colours -> a preview with two classes -> the exact
+    denoiser of the drawn points samples within 0.02 (mean) of the strokes at guidance 0 and 3."""
+    from diffusion.worlds.points_drawn import stroke_distance
+    page = open_page(site, 1400)
+    page.locator(f"#player-points {SHOWN}").wait_for(timeout=LOAD)
+    page.click("#draw-panel button.label-wrap")
+    draw_strokes(page, [ARC, LINE])
+    page.get_by_label("class 1 (#d62728)").fill("arc")
+    page.get_by_label("class 2 (#1f77b4)").fill("line")
+    page.click("#draw-use")
+    status = page.locator("#draw-status")
+    page.get_by_text("Its exact denoiser is now the 2D tab's model").wait_for(timeout=60_000)
+    assert "arc" in status.inner_text() and "line" in status.inner_text()  # two classes, each counted
+    page.locator("#draw-preview img").wait_for(timeout=10_000)
+    for guidance in (0, 3):
+        x = run_samples(page, "arc", guidance)
+        d = stroke_distance(x, ARC + LINE)
+        print(f"exact model of the drawing, guidance {guidance}: mean distance to the strokes {d:.4f}")
+        assert x.shape == (POINTS.sizes.default_n, 2) and d <= 0.02
+    assert stroke_distance(x, ARC) <= 0.02  # guided to the asked class: on its stroke
+    page.locator("#draw-panel").scroll_into_view_if_needed()
+    keep(small_png(page, tmp_path / "draw.png"), "draw.png")
+    page.close()

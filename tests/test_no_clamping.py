@@ -17,7 +17,7 @@ demo = app.demo
 FIELDS = {"guidance scale s": "guidance", "sampling steps": "steps", "DDIM eta (0 = deterministic)": "eta",
           "seed": "seed", "points": "n", "digits": "n", "step (drag to look at any step)": "step", "direction field at step (follows the player when it stops)": "step",
           "2D: MLP width": "width", "time budget (s)": "max_seconds", "learning rate": "lr",
-          "p_uncond (label dropout)": "p_uncond"}
+          "p_uncond (label dropout)": "p_uncond", "training stage (EMA snapshot)": "stage"}
 FORMAT = re.compile(r"^(\w+)=(.+) is not allowed; allowed: (.+)$")
 
 
@@ -91,7 +91,7 @@ def test_every_numeric_control_refuses_out_of_range_values_by_name(run_state):
                 assert got and got.group(1) == field, (comp.label, value, e.value.message)
                 seen.add(field)
     assert {"guidance", "steps", "eta", "seed", "n", "step", "width", "max_seconds", "lr", "p_uncond",
-            "phi", "apg_eta"} <= seen
+            "phi", "apg_eta", "stage"} <= seen
 
 
 def generate_event(world: str):

@@ -55,3 +55,16 @@ def compare_doc() -> str:
     return _doc("Compare guidance scales (and methods) on the same initial noise: one label, one seed, the same "
                 "x_T in every cell, with the world's quality measures per cell.", args,
                 "the grid (PNG; a row per method, a column per scale) and the measures per method and scale (JSON)")
+
+
+def custom_doc() -> str:
+    """The docstring of `/sample_custom`."""
+    from ..worlds import points_drawn as drawn
+    w = drawn.WORLD
+    args = [_line(drawn.FIELD, "labelled points, the data set", f"a JSON list of 1..{drawn.MAX_POINTS} rows {drawn.ROW}, "
+                  f"at most {drawn.MAX_CLASSES} class names"),
+            _line("label", "the class to sample; random = the unconditional model", "a class name of the points, or random"),
+            _param(GUIDANCE), _param(STEPS), _param(SAMPLER), _param(SEED), _param(n_param(w))]
+    return _doc("Your own 2D data: sample the exact denoiser of the given labelled points (a perfect model of them, "
+                "no training) with classifier-free guidance, on the CPU.", args,
+                "the final points as a picture (PNG) and as data (.npy float32 (n, 2))")

@@ -16,7 +16,8 @@ from typing import Iterator
 from ..budget import check_budget
 from ..inputs import check_guidances, check_methods
 from ..worlds import World, get_world
-from .engine import EXACT, SHIPPED, Engine, Request, Result
+from ..worlds import points_drawn as drawn
+from .engine import SHIPPED, Engine, Request, Result
 
 DEFAULT_GUIDANCES = "0, 1, 2, 3, 5, 7"
 DEFAULT_METHODS = "cfg"
@@ -90,11 +91,14 @@ def compare_stream(engine: Engine, world, label, seed, guidances, methods=DEFAUL
     steps, sampler = steps or world.compare["steps"], sampler or world.compare["sampler"]
     reqs = [engine.request(world, model, label, g, steps, sampler, 0.0, seed, world.sizes.compare_n, m, method_params)
             for m in names for g in scales]
-    check_budget(world, reqs, exact=model == EXACT)  # the whole comparison is one request
+    s = engine.models.get(world, model)
+    check_budget(world, reqs, exact=s.is_exact)  # the whole comparison is one request
     c = Comparison(world, reqs[0].label, reqs[0].seed, scales, names, reqs)
     for r in reqs:
         res = engine.run(r)
-        c.cells.append(Cell(r.method, r.guidance, res, world.measure(c.label, res.samples)))
+        measured = world.measure(c.label, res.samples) if s.data is None else drawn.measure(s.data, c.label,
+                                                                                             res.samples)
+        c.cells.append(Cell(r.method, r.guidance, res, measured))
         yield c
 
 

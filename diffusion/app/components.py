@@ -2,7 +2,7 @@
 client sent them: gr.Number would round, bound or convert them first (precision=0 rounds 3.7 to 4,
 a string "5" becomes 5.0), before `diffusion.inputs` could refuse them with the field's range.
 `RawSlider` does the same for the app's sliders: nothing is clamped or refused before that check;
-`RawFile` for the upload field."""
+`RawFile` for the upload field, `RawEditor` for the drawing canvas."""
 from __future__ import annotations
 
 import gradio as gr
@@ -61,6 +61,31 @@ class RawFile(gr.File):
         super().__init__(*args, **kwargs)
         self.api_info()  # the schema, kept by Gradio (its API page), before the data model goes
         self.data_model = None
+
+    def get_config(self, cls=None):
+        # Gradio writes the props from the class's __init__ signature: this one's (*args, **kwargs)
+        # would leave the page's field without its label and options.
+        return super().get_config(cls or type(self).__base__)
+
+    def preprocess(self, payload):
+        return payload
+
+
+class RawEditor(gr.ImageEditor):
+    """An image editor (the drawing canvas) whose value reaches the handler as Gradio's raw editor
+    data (file data of its pictures): Gradio's own check of it fails with a traceback and names no
+    field (`app.guard` checks it instead; Gradio still checks each file to be in its upload folder)."""
+    is_template = True  # drawn by gr.ImageEditor's front end
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.api_info()
+        self.data_model = None
+
+    def get_config(self, cls=None):
+        # Gradio writes the props from the class's __init__ signature: this one's (*args, **kwargs)
+        # would leave the page's field without its label and options.
+        return super().get_config(cls or type(self).__base__)
 
     def preprocess(self, payload):
         return payload

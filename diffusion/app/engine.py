@@ -122,7 +122,7 @@ class Engine:
         s = self.models.get(world, model)
         a = sample_args(world, s.checkpoint.config.labels, label, guidance, steps, sampler, eta, seed, n,
                         method, method_params, strict=False)
-        check_budget(world, [a], exact=model == EXACT)
+        check_budget(world, [a], exact=s.is_exact)
         return Request(**vars(a), world=world.name, model=model)
 
     def cached(self, req: Request) -> Result | None:

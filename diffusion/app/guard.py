@@ -28,7 +28,8 @@ MAX_MESSAGE = 600  # an error's text: the value in it is already cut to 80 chara
 # Inputs taken raw. A file arrives as Gradio's file data (its path checked to be in Gradio's
 # upload folder), not converted: Gradio's own refusal of a file type names no field.
 VALUE_INPUTS = (gr.Number, gr.Slider, gr.Dropdown, gr.Radio, gr.CheckboxGroup, gr.Textbox, gr.State, gr.File,
-                gr.Dataset)
+                gr.Dataset, gr.ImageEditor, gr.JSON)
+EDITOR_KEYS = {"background", "layers", "composite", "id"}  # an image editor's value (Gradio's EditorData)
 SPECIAL = (gr.Progress, gr.Request, gr.EventData)  # what Gradio hands a handler besides the values
 
 
@@ -55,16 +56,22 @@ def check_value(comp, value, types_only: bool = False):
     """The raw value, if it has the component's type (and range where fixed); else ValueError.
     `types_only`: only text is checked (to be text); the handler checks the rest."""
     name = field_name(comp)
-    if isinstance(comp, gr.State) or (types_only and isinstance(comp, (gr.Number, gr.Slider))):
-        return value
+    if isinstance(comp, (gr.State, gr.JSON)) or (types_only and isinstance(comp, (gr.Number, gr.Slider))):
+        return value  # JSON: any JSON value, which its handler checks (e.g. `worlds.points_drawn.from_rows`)
     if isinstance(comp, gr.Dataset):  # an example's index; gr.Examples' handler takes it as Gradio would give it
         return comp.preprocess(Param("example", int, 0, len(comp.samples) - 1).check(value))
     if isinstance(comp, gr.File):
-        files = value if isinstance(value, list) else [value]
-        # Gradio checked the path of what it calls file data (the meta mark) to be in its upload folder
-        if value is not None and not all(isinstance(f, dict) and isinstance(f.get("path"), str) and
-                                         f.get("meta") == {"_type": "gradio.FileData"} for f in files):
+        if value is not None and not all(map(is_file_data, value if isinstance(value, list) else [value])):
             raise invalid(name, value, "uploaded files")
+        return value
+    if isinstance(comp, gr.ImageEditor):  # its pictures arrive as file data, the handler reads them
+        ok = value is None or (isinstance(value, dict) and set(value) <= EDITOR_KEYS and
+                               all(value.get(k) is None or is_file_data(value[k]) for k in ("background", "composite"))
+                               and isinstance(value.get("layers") or [], list)
+                               and all(map(is_file_data, value.get("layers") or [])))
+        if not ok:
+            raise invalid(name, value, "a drawing from the canvas (Gradio's editor data: background, layers, "
+                                       "composite)")
         return value
     many = isinstance(comp, gr.CheckboxGroup) or (isinstance(comp, gr.Dropdown) and comp.multiselect)
     if types_only or (many and isinstance(comp, gr.Dropdown)):  # a dropdown's choices change per session
@@ -88,6 +95,11 @@ def check_value(comp, value, types_only: bool = False):
     if not isinstance(value, str):  # dropdowns (their choices change per session) and text fields
         raise invalid(name, value, "text")
     return value
+
+
+def is_file_data(f) -> bool:
+    """Gradio's file data: its path was checked (the meta mark tells Gradio to) to be in the upload folder."""
+    return isinstance(f, dict) and isinstance(f.get("path"), str) and f.get("meta") == {"_type": "gradio.FileData"}
 
 
 def guarded(fn, comps: list, event: str, types_only: bool = False):

@@ -74,8 +74,19 @@ class SamplingHandlers:
 
     def request(self, world, model, label, guidance, steps, sampler, eta, seed, n, method="cfg",
                 params: dict | None = None, denoiser=NETWORK) -> Request:
-        return self.engine.request(world, model_name(model, denoiser), label, guidance, steps, sampler, eta, seed,
-                                   n, method, params)
+        return self.engine.request(world, self.model_for(world, model, denoiser), label, guidance, steps, sampler,
+                                   eta, seed, n, method, params)
+
+    def model_for(self, world, model, denoiser) -> str:
+        """The engine's model: the chosen network, or the exact reference; for a model of a drawing
+        (drawn, or trained on one) the exact denoiser of that drawing."""
+        name = model_name(model, denoiser)
+        if name == EXACT and model != SHIPPED:
+            models = self.engine.models
+            data = models.get(world, model).data
+            if data is not None:
+                return models.transient(world, models.get(world, SHIPPED).drawn(data))
+        return name
 
     def artifacts(self, res: Result, kinds=media.FILE_KINDS) -> dict:
         """The result's downloads and final picture, each kind written once per cached result (again
@@ -198,7 +209,7 @@ class SamplingHandlers:
         start = time.perf_counter()
         plot = gr.skip()
         for c in compare_stream(self.engine, world, label, seed, guidances, methods, method_values(values),
-                                model_name(model, denoiser)):
+                                self.model_for(world, model, denoiser)):
             progress(len(c.cells) / len(c.requests), desc=f"{len(c.cells)} of {len(c.requests)} cells")
             if len(c.cells) % len(c.guidances) == 0:  # a method's row is complete: redraw its curve
                 plot = frontier_plot(c)
@@ -271,5 +282,6 @@ def step_index(res: Result, index) -> int:
 # Every public method becomes a gr.Error-raising handler.
 for _name, _fn in list(vars(SamplingHandlers).items()):
     if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in ("request", "artifacts", "field", "warm_up",
+                                                                              "model_for",
                                                                               "api_sample", "compare_guidance"):
         setattr(SamplingHandlers, _name, user_errors(_fn))

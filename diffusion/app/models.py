@@ -23,6 +23,8 @@ SHIPPED = "shipped"
 EXACT = "exact reference"  # the exact denoiser of a small pool (World.exact_pool per class), lazily built
 PER_SESSION = 2  # made models a session keeps: a third replaces its oldest
 MAX_MADE = 6  # made models the server holds (each a few MB to ~100 MB of memory)
+MAX_TRANSIENT = 8  # the named API's drawn models (exact denoisers of at most 2000 points: ~100 KB each)
+DRAWING = "my drawing"  # a session's drawn data set's model: "my drawing #3"
 
 
 class Models:
@@ -35,6 +37,7 @@ class Models:
         self._models: dict[tuple[str, str], GuidedSampler] = {}
         self._owners: dict[tuple[str, str], str] = {}  # made models only, oldest first
         self._folders: dict[tuple[str, str], Path] = {}  # deleted with the model
+        self._transient: list[tuple[str, str]] = []  # content-named drawn models of the API, oldest first
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.per_session, self.max_made = per_session, max_made
@@ -57,11 +60,14 @@ class Models:
                     self._models[key] = shipped.exact(world.exact_pool, seed=0)
             return self._models[key]
 
-    def register(self, world, name: str, checkpoint: Checkpoint, owner: str | None = None,
+    def register(self, world, name: str, checkpoint: Checkpoint | GuidedSampler, owner: str | None = None,
                  folder: Path | None = None) -> str:
-        """Add `owner`'s model (and the folder to delete with it); the owner's oldest goes beyond
-        PER_SESSION; ValueError when the server holds MAX_MADE."""
+        """Add `owner`'s model (a checkpoint, or a ready sampler such as a drawing's exact denoiser;
+        and the folder to delete with it); the owner's oldest goes beyond PER_SESSION; ValueError
+        when the server holds MAX_MADE."""
         world, owner = get_world(world).name, owner or session_id()
+        sampler = checkpoint if isinstance(checkpoint, GuidedSampler) else None
+        checkpoint = sampler.checkpoint if sampler else checkpoint
         if checkpoint.config is None or checkpoint.config.world != world:
             raise ValueError(f"model {name!r} is not a {world} denoiser")
         with self._lock:
@@ -71,11 +77,31 @@ class Models:
                                  "keeps; allowed: try again when other visitors have left")
             for key in mine[:max(0, len(mine) - self.per_session + 1)]:
                 self._forget(key)
-            self._models[(world, name)] = GuidedSampler(checkpoint)
+            self._models[(world, name)] = sampler or GuidedSampler(checkpoint)
             self._owners[(world, name)] = owner
             if folder is not None:
                 self._folders[(world, name)] = Path(folder)
         return name
+
+    def transient(self, world, sampler: GuidedSampler) -> str:
+        """A drawn model of the named API, by the content of its drawing ("drawing <hash>"): any
+        session may use it (it has the points it was made from); the oldest goes beyond MAX_TRANSIENT."""
+        key = (get_world(world).name, f"drawing {sampler.data.key}")
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = sampler
+                self._transient.append(key)
+                while len(self._transient) > MAX_TRANSIENT:
+                    self._models.pop(self._transient.pop(0), None)
+        return key[1]
+
+    def latest_drawing(self, world, owner: str | None = None):
+        """(name, drawing) of `owner`'s newest drawn model, or None."""
+        world, owner = get_world(world).name, owner or session_id()
+        with self._lock:
+            mine = [k for k, o in self._owners.items() if o == owner and k[0] == world and
+                    k[1].startswith(DRAWING) and self._models[k].data is not None]
+            return (mine[-1][1], self._models[mine[-1]].data) if mine else None
 
     def names(self, world, owner: str | None = None) -> list[str]:
         """The model names `owner` may pick: shipped, then its own."""

@@ -16,23 +16,38 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from ..drawing.pictures import caption
+from ..core.checks import invalid
+from ..drawing.classes import panels_png
+from ..drawing.pictures import caption, save_png
 from ..drawing.plots import loss_png
 from ..hub.upload import MAX_ZIP_TOTAL, MB, load_uploaded, zip_checkpoint
 from ..training.job_spec import JOB_LIMIT, LiveSpec
-from ..training.jobs import JobManager, JobSnapshot
+from ..inputs import Param
+from ..training.jobs import STAGES, JobManager, JobSnapshot
+from ..training.stages import run_labels, stage_samples
 from ..worlds import get_world, world_names
+from ..worlds.points_drawn import distance
+from ..worlds.points import POINTS
 from .engine import Engine
 from .handlers import user_errors
+from .models import DRAWING
 from .sessions import session_id
+from .storage import OUT, cap
 
 POLL = 1.0  # seconds between UI updates while a job runs
 MAX_UPLOAD = MAX_ZIP_TOTAL + MB  # bytes per uploaded file: a zip of the largest checkpoint fits
+STAGE = Param("stage", int, 0, STAGES - 1, help="training stage (EMA snapshot)")
+STAGE_GUIDANCE, STAGE_N = 2.0, 600  # the stage pictures' guided samples: every class in turn
+
+
+def datasets_of(world) -> list[str]:
+    """The Train tab's data choices: the world's datasets, and in 2D the session's drawing."""
+    w = get_world(world)
+    return [*w.labels, *([DRAWING] if w.has_field else [])]
 
 
 def dataset_choices(world):
-    choices = list(get_world(world).labels)
-    return gr.update(choices=choices, value=choices)
+    return gr.update(choices=datasets_of(world), value=list(get_world(world).labels))
 
 
 def loss_plot(snap: JobSnapshot):
@@ -97,9 +112,10 @@ class TrainHandlers:
         """Start a job and stream its loss curve, preview and status until it ends. Yields
         (loss plot, preview, status, zip download, one model picker per world)."""
         w = get_world(world)
-        spec = LiveSpec(w.name, labels=list(datasets or []) or None,
+        drawing = self.drawing_for(w, datasets)
+        spec = LiveSpec(w.name, labels=None if drawing else list(datasets or []) or None,
                         width=width if isinstance(w.live["size"], int) else size, lr=lr,
-                        p_uncond=p_uncond, max_seconds=seconds, seed=seed)
+                        p_uncond=p_uncond, max_seconds=seconds, seed=seed, data=drawing)
         job = self.jobs.start(spec)  # Busy (another user's job) and bad values become gr.Error
         self._owners[job.id] = session_id()
         skip = [gr.skip()] * (1 + len(world_names()))
@@ -112,10 +128,52 @@ class TrainHandlers:
                     continue
                 return
             name = self.engine.models.register(w, f"my {w.name} model #{snap.id}", snap.checkpoint)
+            self.engine.models.get(w, name).data = drawing  # measured against it, its exact twin found
             note = f" Registered as **{name}**: pick it in the {w.title} and comparison tabs, or download it below."
             yield (loss_plot(snap), preview_image(snap), status_text(snap) + note,
                    str(zip_checkpoint(snap.folder)), *self._pickers(w.name, name))
             return
+
+    def drawing_for(self, w, datasets):
+        """The session's latest drawing if the data chosen is "my drawing" (then alone), else None."""
+        if not isinstance(datasets, list) or DRAWING not in datasets:
+            return None
+        mine = self.engine.models.latest_drawing(w) if w.has_field else None
+        if len(datasets) > 1 or mine is None:
+            raise invalid("labels", datasets, f"'{DRAWING}' alone, once you have drawn classes in the 2D tab and "
+                                              "pressed Use drawing; or the world's datasets")
+        return mine[1]
+
+    def stages(self):
+        """After a job on a drawing: one picture per EMA snapshot, the network's guided samples beside
+        the exact denoiser's (same noise). Returns (last picture, the stage slider, the pictures' paths);
+        skips when this session has no such job."""
+        job = self.jobs.current()
+        if job is None or self._owners.get(job.id) != session_id() or job.running or job.spec.data is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        snap = job.snapshot()
+        if snap.checkpoint is None or not snap.stages:
+            return gr.skip(), gr.skip(), gr.skip()
+        d, guidance = job.spec.data, STAGE_GUIDANCE
+        exact = self.engine.models.get(POINTS).drawn(d)
+        ex, y = run_labels(exact, STAGE_N, guidance, POINTS.sampling["steps"], 0)
+        paths = []
+        OUT.mkdir(parents=True, exist_ok=True)
+        for k, (step, x, _) in enumerate(stage_samples(snap.checkpoint, snap.stages, guidance, STAGE_N)):
+            img = panels_png([(x, y, f"network, stage {k + 1} of {len(snap.stages)}: step {step}, "
+                                    f"distance {distance(x, d.points):.3f}"),
+                              (ex, y, f"exact denoiser, distance {distance(ex, d.points):.3f}")], d.names)
+            paths.append(str(OUT / f"stages_job{job.id}_{k}.png"))
+            save_png(img, paths[-1])
+        cap()
+        return paths[-1], gr.update(maximum=len(paths) - 1, value=len(paths) - 1, interactive=True), paths
+
+    def stage_at(self, paths, index):
+        """The picture of stage `index` (the slider); skips before any job on a drawing."""
+        index = STAGE.check(index)
+        if not isinstance(paths, list) or not paths:
+            return gr.skip()
+        return paths[Param("stage", int, 0, len(paths) - 1).check(index)]
 
     def shipped_loss(self, world):
         """The training curve of the world's shipped model: what a visitor sees before training."""
@@ -173,7 +231,7 @@ class TrainHandlers:
         self.engine.models.drop(session)
 
 
-for _name in ("train", "use_upload"):
+for _name in ("train", "use_upload", "stages", "stage_at"):
     setattr(TrainHandlers, _name, user_errors(getattr(TrainHandlers, _name)))
 
 

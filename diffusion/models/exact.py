@@ -19,6 +19,10 @@ import torch
 from torch import nn
 
 ROWS = 256  # rows per softmax: bounds memory at ROWS x N float64
+# Below this many multiply-adds per step (rows x pool x dims) the work is many small ops, where a
+# second OpenMP thread adds only barrier waits: a 2D pool of 2000 points ran 12x slower on two
+# threads than on one while another process kept both cores busy (0.34 s against 4.2 s a run).
+ONE_THREAD_WORK = 50_000_000
 
 
 class ExactDenoiser(nn.Module):
@@ -60,10 +64,16 @@ class ExactDenoiser(nn.Module):
         x = x_t.reshape(len(x_t), -1).to(torch.float64)
         ab = self.ab[t].unsqueeze(1)
         x0 = torch.empty_like(x)
-        for label in y.unique().tolist():
-            rows = (y == label).nonzero().squeeze(1)
-            for chunk in rows.split(ROWS):
-                x0[chunk] = self.posterior_mean(x[chunk], ab[chunk], label)
+        threads = torch.get_num_threads()
+        if len(x) * self.pool.numel() < ONE_THREAD_WORK:
+            torch.set_num_threads(1)  # OpenMP's setting is the calling thread's own: restored below
+        try:
+            for label in y.unique().tolist():
+                rows = (y == label).nonzero().squeeze(1)
+                for chunk in rows.split(ROWS):
+                    x0[chunk] = self.posterior_mean(x[chunk], ab[chunk], label)
+        finally:
+            torch.set_num_threads(threads)
         eps = (x - ab.sqrt() * x0) / (1.0 - ab).sqrt()
         return eps.to(x_t.dtype).reshape(x_t.shape)
 

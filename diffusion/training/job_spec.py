@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.checks import invalid
 from ..inputs import SEED, Param, check_world
+from ..worlds.points_drawn import DrawnTraining
 from .tasks import DiffusionTask
 from .trainer import TrainConfig
 
@@ -30,14 +32,19 @@ class LiveSpec:
     max_seconds: float | None = None
     steps: int | None = None  # an upper bound on optimizer steps (also the lr schedule's length)
     seed: int = 0
+    # A drawn data set (`worlds.points_drawn.Drawing`) to train on instead of the world's data: its class
+    # names are the labels (points world only).
+    data: Any = dataclasses.field(default=None, compare=False)
 
     def validate(self) -> "LiveSpec":
         """The spec with defaults filled in and labels in canonical order; ValueError naming the
         bad value and the allowed range otherwise."""
         world = check_world(self.world)
         d = world.live
-        allowed = world.labels
-        labels = allowed if self.labels is None else [str(v) for v in self.labels]
+        allowed = world.labels if self.data is None else self.data.names
+        if self.data is not None and not world.has_field:
+            raise invalid("world", world.name, "points (a drawing is 2D data)")
+        labels = allowed if self.labels is None or self.data is not None else [str(v) for v in self.labels]
         if not labels or len(set(labels)) != len(labels) or any(v not in allowed for v in labels):
             raise invalid("labels", list(labels), f"one or more distinct of {', '.join(allowed)}")
         width = d["size"] if self.width is None else self.width
@@ -62,4 +69,6 @@ def make_live_task(spec: LiveSpec, config: TrainConfig) -> DiffusionTask:
     """The task of a validated spec: the world's data for the chosen labels (data seed 0, so that
     every job of a process shares one loaded copy), a small held-out batch."""
     world = check_world(spec.world)
+    if spec.data is not None:
+        return DiffusionTask(config, DrawnTraining(spec.data))
     return DiffusionTask(config, world.training_data(list(spec.labels), 0, LIVE_VALIDATION))

@@ -37,6 +37,7 @@ from .trainer import Trainer
 
 EVAL_EVERY = 1.0  # seconds between points of the live loss curve (at least one step apart)
 PREVIEW_EVERY = 4.0  # seconds between preview samples (DDIM, guidance 2, the world's `preview` size)
+STAGES = 10  # EMA snapshots kept through a job: at each tenth of its time budget, the last at its end
 
 
 class Busy(ValueError):
@@ -62,6 +63,8 @@ class JobSnapshot:
     error: str | None = None
     checkpoint: Checkpoint | None = None  # once "done" or "stopped"
     folder: Path | None = None
+    # (step, the EMA model's state dict) at each tenth of the time budget and at the end
+    stages: tuple[tuple[int, dict], ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -129,6 +132,7 @@ class Job:
             if self._snap.preview_step != trainer.step:
                 self._preview(trainer)  # the preview always shows the final model
             trainer.save(self.folder)
+            self._stage(trainer)
             final = dict(state="stopped" if self._stop.is_set() else "done", step=trainer.step,
                          checkpoint=load_checkpoint(self.folder, self.spec.world), folder=self.folder)
         except Exception as e:  # reported in the snapshot; the server log gets the traceback
@@ -153,6 +157,16 @@ class Job:
                      val_loss=tuple((int(s), float(v)) for s, v in h["val_loss"]))
         if self._last_eval - self._last_preview >= PREVIEW_EVERY:
             self._preview(trainer)
+        if self._last_eval - self._t0 >= (len(self._snap.stages) + 1) * self.spec.max_seconds / STAGES and \
+                len(self._snap.stages) < STAGES - 1:
+            self._stage(trainer)
+
+    def _stage(self, trainer: Trainer) -> None:
+        """Keep a copy of the EMA weights now (a small model's are a few hundred KB)."""
+        if self._snap.stages and self._snap.stages[-1][0] == trainer.step:
+            return
+        state = {k: v.detach().clone() for k, v in trainer.ema.state_dict().items()}
+        self._update(stages=self._snap.stages + ((trainer.step, state),))
 
     def _preview(self, trainer: Trainer) -> None:
         """A few DDIM samples from the EMA model at guidance 2, labels in turn. The same seed each
