@@ -20,7 +20,7 @@ from ..drawing.classes import classes_png
 from ..worlds import points_drawn as drawn
 from ..worlds.labels import label_choices
 from ..worlds.points import POINTS
-from .handlers import API_FILES, STREAM_EVERY, SamplingHandlers, user_errors
+from .handlers import SamplingHandlers, user_errors
 from .models import DRAWING, SHIPPED
 from .train_handlers import remove_uploaded, upload_paths
 
@@ -90,12 +90,6 @@ class DrawHandlers:
         d = drawn.from_rows(points_value(points))
         name = self.engine.models.transient(POINTS, self.shipped().drawn(d))
         req = self.sampling.request(POINTS, name, label, guidance, steps, sampler, 0.0, seed, n)
-        for item in self.engine.stream(req, every=STREAM_EVERY * 8):
-            if not hasattr(item, "samples"):
-                yield gr.skip(), gr.skip()
-                continue
-            files = self.sampling.artifacts(item, API_FILES)
-            yield files["png"], files["npy"]
-
+        yield from self.sampling.api_files(req)
 
 DrawHandlers.use_drawing = user_errors(DrawHandlers.use_drawing)

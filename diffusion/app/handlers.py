@@ -192,6 +192,10 @@ class SamplingHandlers:
         """`api_sample` as the server runs it: a generator that yields nothing new (skips) while
         sampling, so that the run stops when its client goes away (nobody asks for the next item)."""
         req = self.request(world, SHIPPED, label, guidance, steps, sampler, 0.0, seed, n, method, method_values(values))
+        yield from self.api_files(req)
+
+    def api_files(self, req: Request):
+        """A named endpoint's run: skips while sampling, then (PNG, .npy) of the result."""
         for item in self.engine.stream(req, every=STREAM_EVERY * 8):
             if isinstance(item, Progress):
                 yield gr.skip(), gr.skip()
