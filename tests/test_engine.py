@@ -1,8 +1,9 @@
 """The engine behind the app: validation, streaming, the LRU cache, the direction field, the
 guidance comparison and the media writers (on the shipped 2D checkpoint, which is small)."""
-import time
-
+import gc
 import re
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from diffusion.app import compare as compare_mod
 from diffusion.app import media, player
 from diffusion.app.engine import Engine, Progress, Result
+from diffusion.app.memory import own_pages
 from diffusion.core.field import direction_field
 from diffusion.drawing import pictures
 from diffusion.inputs import check_guidances
@@ -80,6 +82,27 @@ def test_the_cache_is_bounded_and_recomputes_bit_identically(engine):
     assert engine.cached(req(engine, seed=1)) is None  # evicted: 3 results at most
     again = engine.run(req(engine, seed=1))
     assert again is not first and np.array_equal(again.xs, first.xs) and np.array_equal(again.x0s, first.x0s)
+
+
+def mapping_at(address: int) -> bool:
+    """Whether a memory mapping of this process starts at `address`."""
+    with open("/proc/self/maps") as f:
+        return any(int(line.split("-")[0], 16) == address for line in f)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc")
+def test_a_cached_results_frames_live_in_pages_of_their_own_and_go_back_whole(engine):
+    """They outlive their run, whose working memory surrounds them in malloc's heap: there they
+    would pin it (`memory.own_pages`)."""
+    res = engine.run(req(engine, seed=31))
+    assert mapping_at(res.xs.ctypes.data) and mapping_at(res.x0s.ctypes.data)
+    frames = own_pages((3, 64, 28, 28), np.uint8)
+    assert frames.shape == (3, 64, 28, 28) and frames.flags.writeable and not frames.any()
+    address = frames.ctypes.data
+    assert mapping_at(address)
+    del frames
+    gc.collect()
+    assert not mapping_at(address)
 
 
 def test_the_player_frames_kept_with_a_result_count_in_its_bytes(engine):

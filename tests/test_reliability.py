@@ -122,3 +122,22 @@ def test_a_run_stops_when_its_reader_goes_away():
     assert engine.cached(req) is None and not engine._inflight
     other = engine.request("points", "shipped", "spiral", 2.0, 5, "ddpm", 0.0, 5, 100)
     assert engine.run(other).samples.shape == (100, 2)
+
+
+def test_a_session_keeps_no_copy_of_the_page_yet_deep_links_see_all_of_it(url):
+    """`LeanSessionState`: a session holds the config of the blocks it changed, not of all 249,
+    and a deep link (the one reader of those configs) still gets every block, as upstream's."""
+    import json
+
+    import app
+    from gradio.utils import get_upload_folder
+
+    from diffusion.app.sessions import LeanSessionState
+    s = Session(url)
+    assert s.call(*HOT[0])[0]
+    state = app.demo.state_holder.session_data[s.hash]
+    assert isinstance(state, LeanSessionState) and len(state.config_values) < 20
+    link = s.http.get(url + "gradio_api/deep_link", params={"session_hash": s.hash}).text.strip('"')
+    linked = json.loads((Path(get_upload_folder()) / "deep_links" / link / "state.json").read_text())
+    upstream = LeanSessionState.__bases__[0](app.demo)  # Gradio's own, all configs made up front
+    assert {c["id"] for c in linked} == {c["id"] for c in upstream.components}

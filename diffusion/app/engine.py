@@ -24,7 +24,7 @@ import torch
 from ..budget import check_budget
 from ..inputs import METHOD_PARAMS, SampleArgs, sample_args
 from ..worlds import get_world
-from .memory import trim
+from .memory import own_pages, trim
 from .models import EXACT, SHIPPED, Models
 WAIT_LIMIT = 60.0  # seconds a run waits for an identical one in flight (background: per step / 30)
 RUNS = 2  # visitors' runs computing at once; the others wait for a slot (cache hits never do)
@@ -229,7 +229,7 @@ class Engine:
                 break
             x, x0 = world.display(world.to_data(f.x)), world.display(world.to_data(f.x0))
             if xs is None:
-                xs, x0s = np.empty((total, *x.shape), x.dtype), np.empty((total, *x.shape), x.dtype)
+                xs, x0s = own_pages((total, *x.shape), x.dtype), own_pages((total, *x.shape), x.dtype)
             xs[f.index], x0s[f.index] = x, x0
             ts.append(f.t)
             now = time.perf_counter()

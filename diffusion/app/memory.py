@@ -6,13 +6,17 @@ large arrays (trajectories, frames, encoded pictures) end up spread over many ar
 pieces are rarely handed back: RSS grew round after round of the same load (`make soak`). So the
 served app uses at most ARENAS arenas (`limit_arenas`, before its worker threads start, like
 MALLOC_ARENA_MAX), and after a run leaves memory free it asks malloc to return free pages to the
-system (`trim`, at most every TRIM_EVERY seconds).
+system (`trim`, at most every TRIM_EVERY seconds). What a run leaves behind in the result cache
+lives in pages of its own (`own_pages`), so that it does not pin the heap around it.
 """
 from __future__ import annotations
 
 import ctypes
+import mmap
 import threading
 import time
+
+import numpy as np
 
 ARENAS = 2
 TRIM_EVERY = 5.0  # seconds: malloc_trim walks the whole heap
@@ -47,3 +51,16 @@ def trim(force: bool = False) -> bool:
         _last = time.monotonic()
     _LIBC.malloc_trim(0)
     return True
+
+
+def own_pages(shape: tuple, dtype) -> np.ndarray:
+    """np.empty(shape, dtype) in an anonymous memory map of its own, handed back to the system
+    whole when the array is freed.
+
+    Why: a cached result's frames are made during its run, among the run's working memory in
+    malloc's heap, and outlive it; there they pin the heap's free space around them (what trimming
+    cannot return), and RSS grew with every round of the same load.
+    """
+    count = int(np.prod(shape))
+    size = max(1, count * np.dtype(dtype).itemsize)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype, count=count).reshape(shape)
