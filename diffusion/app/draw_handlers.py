@@ -92,4 +92,5 @@ class DrawHandlers:
         req = self.sampling.request(POINTS, name, label, guidance, steps, sampler, 0.0, seed, n)
         yield from self.sampling.api_files(req)
 
+
 DrawHandlers.use_drawing = user_errors(DrawHandlers.use_drawing)

@@ -63,4 +63,4 @@ def own_pages(shape: tuple, dtype) -> np.ndarray:
     """
     count = int(np.prod(shape))
     size = max(1, count * np.dtype(dtype).itemsize)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype, count=count).reshape(shape)
+    return np.frombuffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE), dtype=dtype, count=count).reshape(shape)
