@@ -63,4 +63,6 @@ def own_pages(shape: tuple, dtype) -> np.ndarray:
     """
     count = int(np.prod(shape))
     size = max(1, count * np.dtype(dtype).itemsize)
-    return np.frombuffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE), dtype=dtype, count=count).reshape(shape)
+    # shared (mmap's default), not private: the kernel merges neighbouring private anonymous maps
+    # into one, and the array would no longer be a mapping of its own
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype, count=count).reshape(shape)
