@@ -189,7 +189,7 @@ def main(argv=None) -> int:
              "samplers": "Quality per network call",
              "methods": "Guidance methods side by side"}.get(section, "Evaluation")
     head, sep, picture = note.partition("\n\n![")  # the spacing belongs to the text, before a plot's link
-    note = f"{head} Timestep spacing: {sampler.timestep_spacing} (`--spacing`).{sep}{picture}"
+    note = f"{head} Timestep spacing: {sampler.spacing or world.spacing_text} (`--spacing`).{sep}{picture}"
     return emit(rows, table, note, args, cmd, [sampler.checkpoint.path], title, section)
 
 
@@ -221,7 +221,7 @@ def guidance_model_main(args, argv) -> int:
         folders, title = [ck.path], "Accuracy per noise level"
     else:
         args.steps, args.sampler = STEPS.parse(args.steps), SAMPLER.parse(args.sampler)
-        args.spacing = spacing_of(args) or world.spacing  # as the app's runs, unless --spacing says
+        args.spacing = spacing_of(args) or world.spacing_for(args.sampler)  # as the app's runs, unless --spacing says
         args.guidance = [GUIDANCE.parse(g) for g in args.guidance or [1.5, 2, 3]]
         args.cfg_guidance = [GUIDANCE.parse(g) for g in ([1, 2, 3, 5] if args.cfg_guidance is None else args.cfg_guidance)]
         strong = load_checkpoint(args.checkpoint or world.checkpoint_dir, world.name)

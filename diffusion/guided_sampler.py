@@ -96,10 +96,10 @@ class GuidedSampler:
                 self.helpers[name] = load(self.world.name)
         return self.helpers[name]
 
-    @property
-    def timestep_spacing(self) -> str:
-        """This sampler's spacing, else the world's (`World.sampling`), else "uniform"."""
-        return SPACING.check(self.spacing or self.world.spacing)
+    def spacing_for(self, sampler: str, eta: float = 0.0) -> str:
+        """The spacing of a run of `sampler`: this GuidedSampler's, else the world's
+        (`World.spacing_for`)."""
+        return SPACING.check(self.spacing or self.world.spacing_for(sampler, eta))
 
     def _run(self, label, guidance, steps, sampler, eta, n, seed, method="cfg", params=None) -> dict:
         names = self.checkpoint.config.labels
@@ -117,7 +117,7 @@ class GuidedSampler:
         return dict(model=self.checkpoint.model, diffusion=self.checkpoint.diffusion, y=y,
                     shape=self.world.sample_shape, null_label=len(self.checkpoint.config.labels),
                     guidance=a.guidance, steps=a.steps, sampler=a.sampler, eta=a.eta,
-                    generator=torch.Generator().manual_seed(a.seed), spacing=self.timestep_spacing,
+                    generator=torch.Generator().manual_seed(a.seed), spacing=self.spacing_for(a.sampler, a.eta),
                     # cfg goes in by name: the loop's default path, bit for bit as before the methods
                     method="cfg" if a.method == "cfg" else self.guider(a.method, a.method_params, **models))
 

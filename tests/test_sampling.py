@@ -74,6 +74,25 @@ def test_a_run_visits_the_timesteps_of_its_spacing(diffusion, counting_model, sa
     assert [f.t for f in frames[:-1]] == want[::-1] and want != space_timesteps(100, 8)
 
 
+def test_points_runs_clip_lambda_only_when_stochastic():
+    """The points world spaces stochastic runs in clipped lambda and deterministic ones over the whole
+    range; an explicit spacing wins; the converged reference of `--samplers` never clips."""
+    from diffusion.core.schedules import space_timesteps
+    from diffusion.evaluation.samplers_report import reference
+    from diffusion.guided_sampler import GuidedSampler
+    s = GuidedSampler.load("points")
+    ab = s.checkpoint.diffusion.alphas_cumprod_f64
+    clipped, full = (space_timesteps(1000, 6, k, ab)[::-1] for k in ("logsnr-clipped", "logsnr"))
+    assert clipped != full
+    for sampler, eta, want in [("ddpm", 0.0, clipped), ("dpm++2m-sde", 0.0, clipped), ("ddim", 0.5, clipped),
+                               ("ddim", 0.0, full), ("dpm++2m", 0.0, full), ("unipc", 0.0, full)]:
+        run = s.sample("spiral", 2.0, 6, sampler, eta, n=4, seed=0)
+        assert run.timesteps[:-1] == want, sampler
+    s.spacing = "logsnr-clipped"
+    assert s.sample("spiral", 2.0, 6, "ddim", 0.0, n=4, seed=0).timesteps[:-1] == clipped
+    assert reference(s).spacing_for("ddim") == "logsnr" and s.spacing == "logsnr-clipped"
+
+
 def test_same_seed_is_bit_identical_and_global_rng_untouched(diffusion, counting_model):
     y = torch.tensor([0, 1, 2, 3])
     before = torch.get_rng_state()

@@ -80,20 +80,43 @@ def test_space_timesteps_even_and_complete():
             space_timesteps(50, bad)
 
 
-@pytest.mark.parametrize("schedule", ["linear", "cosine"])
-def test_logsnr_spacing_is_even_in_half_log_snr_and_complete(schedule):
+def half_log_snr(schedule: str) -> tuple[np.ndarray, np.ndarray]:
     ab = np.cumprod(1.0 - make_betas(schedule, 1000))
-    lam = 0.5 * np.log(ab / (1 - ab))
-    for steps in (2, 5, 10, 20, 100, 999, 1000):
-        ts = space_timesteps(1000, steps, "logsnr", ab)
+    return ab, 0.5 * np.log(ab / (1 - ab))
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+@pytest.mark.parametrize("spacing", ["logsnr", "logsnr-clipped"])
+def test_logsnr_spacings_are_complete(schedule, spacing):
+    ab, _ = half_log_snr(schedule)
+    for steps in (2, 5, 10, 20, 100, 500, 999, 1000):
+        ts = space_timesteps(1000, steps, spacing, ab)
         assert len(ts) == steps and ts[0] == 0 and ts[-1] == 999 and np.all(np.diff(ts) > 0)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_logsnr_spacing_is_even_in_half_log_snr(schedule):
+    ab, lam = half_log_snr(schedule)
     ts = space_timesteps(1000, 10, "logsnr", ab)
     gaps = -np.diff(lam[ts])  # lambda falls with t
     if schedule == "linear":  # no two targets share a timestep: each is the nearest integer's lambda
         assert np.ptp(gaps) < 0.05 * gaps.mean()
     assert space_timesteps(1000, 10, "uniform", ab) == space_timesteps(1000, 10)
-    with pytest.raises(ValueError, match="spacing='even' is not allowed; allowed: uniform, logsnr"):
+    with pytest.raises(ValueError, match="spacing='even' is not allowed; allowed: uniform, logsnr, logsnr-clipped$"):
         space_timesteps(1000, 10, "even", ab)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_clipped_logsnr_spacing_spends_no_step_below_snr_1(schedule):
+    ab, lam = half_log_snr(schedule)
+    ts = space_timesteps(1000, 10, "logsnr-clipped", ab)
+    # Nine steps evenly in lambda from lambda_0 towards 0 (one gap above SNR 1 is left for the jump
+    # from T - 1), and nothing else but T - 1 itself.
+    targets = lam[0] - lam[0] / 9 * np.arange(9)
+    assert ts[:-1] == [int(np.argmin(np.abs(lam - v))) for v in targets] and np.all(lam[ts[:-1]] > 0)
+    # Clipping only moves steps: where lambda never falls below 0 it is plain logsnr.
+    full = np.cumprod(np.full(1000, 1 - 1e-5))
+    assert space_timesteps(1000, 10, "logsnr-clipped", full) == space_timesteps(1000, 10, "logsnr", full)
 
 
 def test_respace_keeps_alpha_bar_and_full_respace_is_identity():

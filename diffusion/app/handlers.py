@@ -151,7 +151,8 @@ class SamplingHandlers:
             ck, names = s.checkpoint, s.checkpoint.config.labels
             guider = "cfg" if req.method == "cfg" else s.guider(req.method, req.method_params)
             f = direction_field(ck.model, ck.diffusion, label_index(req.label, names), len(names), req.guidance, t,
-                                method=guider, steps=req.steps, index=index, spacing=s.timestep_spacing)
+                                method=guider, steps=req.steps, index=index,
+                                spacing=s.spacing_for(req.sampler, req.eta))
         how = "" if req.method == "cfg" else f", {req.method}"
         guided = "no guidance" if req.label == RANDOM else f"s = {req.guidance:g}{how}"
         title = f"x_t at step {index} of {len(res.xs) - 1} (t = {max(t, 0)}): label {req.label}, {guided}"

@@ -25,6 +25,12 @@ from .solvers import SOLVERS, MultistepSolver
 SAMPLERS = (*ONE_STEP, *SOLVERS)
 
 
+def stochastic(sampler: str, eta: float = 0.0) -> bool:
+    """Whether a run of this sampler draws fresh noise at its steps (DDPM, the SDE solver, DDIM with
+    eta > 0): such a run forgets a coarse early step that a deterministic one carries to the end."""
+    return sampler in ("ddpm", "dpm++2m-sde") or (sampler == "ddim" and eta > 0)
+
+
 @dataclass
 class Frame:
     index: int  # 0..S

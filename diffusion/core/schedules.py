@@ -12,7 +12,9 @@ import numpy as np
 from .checks import invalid
 
 SCHEDULES = ("linear", "cosine")
-SPACINGS = ("uniform", "logsnr")  # how a run of S steps picks its timesteps out of T
+SPACINGS = ("uniform", "logsnr", "logsnr-clipped")  # how a run of S steps picks its timesteps out of T
+# "logsnr-clipped" spaces no step below this half log-SNR (SNR 1), as diffusers' lambda_min_clipped.
+LAMBDA_MIN_CLIPPED = 0.0
 
 
 def linear_betas(T: int) -> np.ndarray:
@@ -64,6 +66,12 @@ def space_timesteps(T: int, steps: int, spacing: str = "uniform",
     timesteps, nudged apart where two would round to the same one. It needs the schedule's
     alpha_bar (T,). With the linear schedule, evenly spaced t leaves one step from t ~ T/S to
     the clean sample, too coarse for data on thin curves; even in lambda, the steps crowd at low noise.
+    spacing "logsnr-clipped": as "logsnr", but evenly from lambda_0 down to LAMBDA_MIN_CLIPPED
+    (SNR 1) only, the noisiest of those steps moved out to T - 1: the first step jumps from pure
+    noise to about SNR 1, and the others go where the samples take their shape (measured on the
+    points world: `checkpoints/points/README.md`). Clipping lambda is diffusers'
+    `lambda_min_clipped`. A converged reference must not use it: one step cannot follow the ODE
+    from T - 1 down to SNR 1.
     """
     if not isinstance(steps, int) or not 1 <= steps <= T:
         raise invalid("steps", steps, f"an integer in 1..{T}")
@@ -78,7 +86,8 @@ def space_timesteps(T: int, steps: int, spacing: str = "uniform",
     if ab.shape != (T,):
         raise ValueError(f"logsnr spacing needs alpha_bar of shape ({T},), got {ab.shape}")
     lam = 0.5 * (np.log(ab) - np.log1p(-ab))  # decreasing in t
-    ts = [int(np.argmin(np.abs(lam - v))) for v in np.linspace(lam[0], lam[-1], steps)]
+    low = max(lam[-1], LAMBDA_MIN_CLIPPED) if spacing == "logsnr-clipped" else lam[-1]
+    ts = [int(np.argmin(np.abs(lam - v))) for v in np.linspace(lam[0], low, steps)]
     ts[0], ts[-1] = 0, T - 1
     for i in range(1, steps):  # strictly increasing from 0 ...
         ts[i] = max(ts[i], ts[i - 1] + 1)

@@ -149,7 +149,8 @@ def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, in
               size: float = 3.4) -> np.ndarray:
     """Quality per network call: one panel per (guidance, measure), the measure against steps on a
     log axis, one line per sampler; the converged sampler (`converged` = (sampler, steps)) as a
-    dashed line. rows: dicts with guidance, sampler, steps and each measure."""
+    dashed line. rows: dicts with guidance, sampler, steps and each measure. A positive measure gets
+    a log axis too: the few-step runs are 10-100x off, and the converged end differs by percents."""
     guidances = sorted({r["guidance"] for r in rows})
     fig, axes = _subplots((size * len(guidances) * len(names), size), len(guidances) * len(names))
     k = 0
@@ -165,6 +166,8 @@ def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, in
                     ax.plot(*zip(*pts), "o-", ms=3, label=method)
             ax.axhline(ref[name], ls="--", color="gray", label=f"{converged[0]}-{converged[1]}")
             ax.set_xscale("log")
+            if all(r[name] > 0 for r in mine):
+                ax.set_yscale("log")
             ax.set_xlabel("network calls (steps)")
             ax.set_title(f"{name}, guidance {g:g}", fontsize=10)
             ax.grid(alpha=0.3, which="both")

@@ -11,6 +11,7 @@ distance and coverage).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -25,6 +26,15 @@ from .mnist_report import generate
 
 CALLS = (5, 10, 20, 50, 100)
 CONVERGED = ("ddim", 500)
+
+
+def reference(sampler):
+    """The sampler the converged run uses: the same, unless its spacing clips lambda, whose first
+    step jumps from pure noise to SNR 1 (`schedules.space_timesteps`): that is no converged ODE, so
+    the reference runs evenly in lambda over the whole range."""
+    if sampler.spacing_for(CONVERGED[0]) == "logsnr-clipped":
+        return dataclasses.replace(sampler, spacing="logsnr")
+    return sampler
 
 
 class DigitJudge:
@@ -71,11 +81,12 @@ class CurveJudge:
 def samplers_report(sampler, judge, args) -> tuple[list[dict], str, str]:
     """Rows (sampler, steps, guidance, measures, seconds), the Markdown table and its note."""
     runs = [(m, s) for m in args.samplers for s in args.calls] + [CONVERGED]
-    rows = []
+    rows, converged = [], reference(sampler)
     for g in args.guidance or [1.0, 2.0]:
         for method, steps in runs:
             start = time.perf_counter()
-            row = {"guidance": g, "sampler": method, "steps": steps, **judge(sampler, g, steps, method)}
+            on = converged if (method, steps) == CONVERGED else sampler
+            row = {"guidance": g, "sampler": method, "steps": steps, **judge(on, g, steps, method)}
             row["seconds"] = time.perf_counter() - start
             rows.append(row)
     a, b = judge.names
@@ -87,8 +98,9 @@ def samplers_report(sampler, judge, args) -> tuple[list[dict], str, str]:
         r[f"{a}_ratio"], r[f"{b}_ratio"] = r[a] / c[a], (r[b] / c[b] if c[b] else float("nan"))
         lines.append(f"| {r['guidance']:g} | {r['sampler']} | {r['steps']} | {r[a]:.4g} | {r[f'{a}_ratio']:.2f} | "
                      f"{r[b]:.4g} | {r[f'{b}_ratio']:.2f} |")
-    note = (f"{judge.describe()}; seed {args.seed}. Converged: {CONVERGED[0]} with {CONVERGED[1]} steps "
-            "(the deterministic ODE's answer). One network call per step (cond and uncond in one batch).")
+    note = (f"{judge.describe()}; seed {args.seed}. Converged: {CONVERGED[0]} with {CONVERGED[1]} steps, "
+            f"{converged.spacing_for(CONVERGED[0])} spacing (the deterministic ODE's answer). One network call per step "
+            "(cond and uncond in one batch).")
     return rows, "\n".join(lines), note
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..core.metrics import spread
+from ..core.sampling import stochastic
 from ..drawing import pictures, plots
 from ..models.checkpoint import ARCHITECTURES, CHECKPOINTS
 from ..models.guidance_models import CLASSIFIER, WEAK, role_dir
@@ -102,10 +103,17 @@ class World:
         """The shipped noise-aware classifier's folder (classifier guidance)."""
         return role_dir(self.name, CLASSIFIER)
 
+    def spacing_for(self, sampler: str, eta: float = 0.0) -> str:
+        """How this world's runs of `sampler` space their timesteps (`core.schedules.SPACINGS`):
+        `sampling["spacing"]`, or for a stochastic run `sampling["stochastic_spacing"]` if set."""
+        default = self.sampling.get("spacing", "uniform")
+        return self.sampling.get("stochastic_spacing", default) if stochastic(sampler, eta) else default
+
     @property
-    def spacing(self) -> str:
-        """How the app's runs space their timesteps (`core.schedules.SPACINGS`): `sampling["spacing"]`."""
-        return self.sampling.get("spacing", "uniform")
+    def spacing_text(self) -> str:
+        """The spacing rule in words, for tables' notes."""
+        default, noisy = self.spacing_for("ddim"), self.spacing_for("ddpm")
+        return default if default == noisy else f"{default}; stochastic samplers: {noisy}"
 
     def make_model(self, num_classes: int, **config) -> torch.nn.Module:
         return ARCHITECTURES[self.architecture](num_classes=num_classes, **config)
