@@ -8,6 +8,8 @@ from diffusion.app import train_handlers as train_mod
 from diffusion.app.engine import Engine, Request
 from diffusion.app.handlers import SamplingHandlers
 from diffusion.app.train_handlers import TrainHandlers
+from diffusion.core.field import direction_field
+from diffusion.core.guidance import make_guider
 from diffusion.training.jobs import JobManager
 from diffusion.worlds import get_world
 
@@ -83,6 +85,13 @@ def test_generate_with_a_method_shows_its_arrow_and_names_bad_parameters():
     exact = run_generate("points", "shipped", "spiral", 3.0, 8, "DDIM", 0.0, 1, 100, "classifier",
                          "exact reference")[-1]
     assert exact[5].model == "exact reference" and "exact reference" in exact[-1]
+    # A stochastic run is spaced otherwise (points: lambda clipped): the field takes the run's step.
+    sde = run_generate("points", "shipped", "spiral", 3.0, 8, "dpm++2m-sde", 0.0, 1, 100, "interval", "network")[-1][5]
+    assert h.field_at(sde, 2, ["guided"]).ndim == 3
+    ck, t = h.engine.models.get("points", "shipped").checkpoint, h.engine.cached(sde).timesteps[2]
+    with pytest.raises(ValueError, match="is not step 2 of 8 steps spaced 'logsnr'"):
+        direction_field(ck.model, ck.diffusion, 0, 3, 3.0, t, method=make_guider("interval"), steps=8, index=2,
+                        spacing="logsnr")
     with pytest.raises(gr.Error, match=r"phi=1\.5 is not allowed; allowed: a number in 0\.\.1"):
         run_generate("points", "shipped", "spiral", 2.0, 8, "DDIM", 0.0, 1, 100, "rescale", "network", 1.5)
     with pytest.raises(gr.Error, match="denoiser='perfect' is not allowed"):

@@ -53,6 +53,9 @@ def direction_field(model, diffusion: GaussianDiffusion, label: int, null_label:
     else:  # the method's own eps at that step of the run: k = index, chain index i = S - 1 - k
         chain = diffusion.respace(steps, spacing)
         i = chain.num_steps - 1 - min(int(index), chain.num_steps - 1)
+        if int(index) < chain.num_steps and chain.timesteps[i] != t:  # the run was spaced otherwise
+            raise ValueError(f"t={t} is not step {index} of {steps} steps spaced {spacing!r} "
+                             f"(that step is t = {chain.timesteps[i]})")
         guided = GuidedDenoiser(model, chain.model_timesteps, y, null_label, guidance, guider,
                                 chain.alphas_cumprod_f64)(grid, i)
     eps = {"unconditional": eps_u, "conditional": eps_c, "guided": guided}
