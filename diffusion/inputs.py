@@ -122,8 +122,9 @@ SAMPLER_NOTES = {  # one plain sentence each, for the app and the CLI's help
     "dpm++2m-sde": "DPM-Solver++(2M) SDE: the same with fresh noise each step, like DDPM, in a tenth of the steps.",
     "unipc": "UniPC: a predictor-corrector that refines each step with the new x0 at no extra network call."}
 SPACING = Param("spacing", str, choices=SPACINGS,
-                help="how a run's steps are spaced: uniform in t, uniform in log-SNR (denser at low noise), or "
-                     "logsnr-clipped: the same from SNR 1 down, after one jump from pure noise (for stochastic samplers)")
+                help="how a run's steps are spaced: uniform in t, uniform in log-SNR (denser at low noise), "
+                     "or logsnr-clipped: the same from SNR 1 down, after one jump from pure noise "
+                     "(for stochastic samplers)")
 ETA = Param("eta", float, 0.0, 1.0, help="DDIM noise: 0 deterministic .. 1 (DDPM-like)")
 SEED = Param("seed", int, 0, 2 ** 32 - 1, help="random seed: the same seed gives the same samples")
 EXACT = Param("exact", int, 1, 20_000, help="training examples per class of the exact denoiser")

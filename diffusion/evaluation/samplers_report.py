@@ -99,8 +99,8 @@ def samplers_report(sampler, judge, args) -> tuple[list[dict], str, str]:
         lines.append(f"| {r['guidance']:g} | {r['sampler']} | {r['steps']} | {r[a]:.4g} | {r[f'{a}_ratio']:.2f} | "
                      f"{r[b]:.4g} | {r[f'{b}_ratio']:.2f} |")
     note = (f"{judge.describe()}; seed {args.seed}. Converged: {CONVERGED[0]} with {CONVERGED[1]} steps, "
-            f"{converged.spacing_for(CONVERGED[0])} spacing (the deterministic ODE's answer). One network call per step "
-            "(cond and uncond in one batch).")
+            f"{converged.spacing_for(CONVERGED[0])} spacing (the deterministic ODE's answer). "
+            "One network call per step (cond and uncond in one batch).")
     return rows, "\n".join(lines), note
 
 
