@@ -23,6 +23,8 @@
       the card's pictures (guidance 0, 1, 2, 3 from the same seeds; MNIST: 100 random digits too),
       written into the checkpoint folder and linked from its card.
   Add --update-card to put a table (or the pictures) into the checkpoint's model card.
+  Add --cache DIR to an MNIST table that takes hours: each chunk of samples is kept in DIR, so a
+      stopped run resumes where it stopped and a second table reuses the runs it shares.
   python -m diffusion.evaluate lenet [--update-card]
       the judge itself: its accuracy on the 10k real test digits, per digit; with --update-card also
       the files the app ships instead of MNIST (see `worlds/mnist_assets.py`): the test digits' LeNet
@@ -46,6 +48,7 @@ from .guided_sampler import GuidedSampler
 from .hub.card import update_card
 from .evaluation.autoguidance_report import autoguidance_report
 from .evaluation.classifier_report import classifier_report
+from .evaluation.sample_cache import SampleCache
 from .inputs import (ETA, EXACT, GUIDANCE, METHOD, SAMPLER, SEED, STEPS, Param, Parser, check_world,
                      method_params_of, n_param, run, spacing_of)
 from .models.checkpoint import load_checkpoint
@@ -63,6 +66,19 @@ GRIDS = {POINTS.name: grids.points_grids, MNIST.name: grids.mnist_grids}
 JUDGES = {POINTS.name: samplers_report.CurveJudge, MNIST.name: samplers_report.DigitJudge}
 N_PER_CLASS = Param("n-per-class", int, 1, 6000, help="mnist: samples per digit")
 
+
+
+def command(argv) -> str:
+    """The command line as the cards quote it: without --cache, which changes where samples are
+    kept, not what they are."""
+    words, kept = list(argv if argv is not None else sys.argv[1:]), []
+    while words:
+        w = words.pop(0)
+        if w == "--cache":
+            words = words[1:]
+        elif not w.startswith("--cache="):
+            kept.append(w)
+    return " ".join(["python -m diffusion.evaluate", *kept])
 
 
 def save_plot(picture, args, sampler, name: str, alt: str) -> str:
@@ -112,6 +128,9 @@ def build_parser() -> Parser:
     ap.add_argument("--reuse", nargs="+", default=None, metavar="JSON",
                     help="WORLD-weak: reuse the rows of earlier --json files with the same settings")
     ap.add_argument("--update-card", action="store_true", help="put the table in the model card")
+    ap.add_argument("--cache", default=None, metavar="DIR",
+                    help="mnist: keep each chunk of samples in DIR, so a stopped run resumes where it stopped "
+                         "(keyed by the weights, the sampling code and the settings)")
     ap.add_method_params(with_method=False)
     return ap
 
@@ -138,12 +157,16 @@ def main(argv=None) -> int:
     args.n = world.sizes.default_n if args.n is None else n_param(world).parse(args.n)
     sampler = GuidedSampler.load(world, args.checkpoint)
     sampler.spacing = spacing_of(args)
+    if args.cache is not None and world.name != MNIST.name:
+        raise ValueError(f"--cache keeps MNIST digits; a {world.name} evaluation takes minutes, not hours: "
+                         "run it without --cache")
+    args.cache = None if args.cache is None else SampleCache(args.cache)
     if args.exact is not None:
         if args.update_card:
             raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")
         args.exact = EXACT.parse(args.exact)
         sampler = sampler.exact(args.exact, args.seed)
-    cmd = "python -m diffusion.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = command(argv)
     if args.grids:
         if args.exact is not None or args.vs_exact is not None:
             raise ValueError("--grids draws the checkpoint's own samples: use it without --exact and --vs-exact")
@@ -190,6 +213,9 @@ def main(argv=None) -> int:
              "methods": "Guidance methods side by side"}.get(section, "Evaluation")
     head, sep, picture = note.partition("\n\n![")  # the spacing belongs to the text, before a plot's link
     note = f"{head} Timestep spacing: {sampler.spacing or world.spacing_text} (`--spacing`).{sep}{picture}"
+    if args.cache is not None:
+        print(f"cache {args.cache.folder}: {args.cache.hits} chunks reused, {args.cache.misses} sampled",
+              file=sys.stderr)
     return emit(rows, table, note, args, cmd, [sampler.checkpoint.path], title, section)
 
 
@@ -213,7 +239,9 @@ def guidance_model_main(args, argv) -> int:
     name, role = split_kind(args.world)
     world = check_world(name)
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
-    cmd = "python -m diffusion.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.cache is not None:
+        raise ValueError(f"--cache is for the denoisers' tables; {args.world} resumes with --reuse JSON")
+    cmd = command(argv)
     if role == CLASSIFIER:
         ck = load_role_checkpoint(world.name, CLASSIFIER, args.checkpoint)
         exact = None if args.exact is None else EXACT.parse(args.exact)

@@ -91,6 +91,11 @@ def test_points_runs_clip_lambda_only_when_stochastic():
     s.spacing = "logsnr-clipped"
     assert s.sample("spiral", 2.0, 6, "ddim", 0.0, n=4, seed=0).timesteps[:-1] == clipped
     assert reference(s).spacing_for("ddim") == "logsnr" and s.spacing == "logsnr-clipped"
+    # the reference is the world's own deterministic run (MNIST's: evenly in t), clipped or not
+    m = GuidedSampler.load("mnist")
+    own = m.world.spacing_for("ddim")
+    m.spacing = "logsnr-clipped"
+    assert own != "logsnr-clipped" and reference(m).spacing_for("ddim") == own
 
 
 def test_same_seed_is_bit_identical_and_global_rng_untouched(diffusion, counting_model):

@@ -12,6 +12,7 @@ from ..core.metrics import confusion, frechet_distance, mean_pairwise_distance, 
 from ..models.checkpoint import CHECKPOINTS, load_checkpoint
 from ..worlds.mnist import MNIST, classify, compute_real_stats
 from ..worlds.mnist_data import load_mnist, per_class
+from .sample_cache import SampleCache
 
 CHUNK = 250  # images per sampling call: bounds memory, keeps both cores busy
 
@@ -22,17 +23,23 @@ def diversity(digits01: np.ndarray, labels: np.ndarray) -> float:
                           for d in np.unique(labels)]))
 
 
-def generate(sampler, guidance, steps, method, eta, n_per_class, seed, guide: dict | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def generate(sampler, guidance, steps, method, eta, n_per_class, seed, guide: dict | None = None,
+             cache: SampleCache | None = None) -> tuple[np.ndarray, np.ndarray]:
     """n_per_class digits of each class with the sampler `method` (and the guidance method and its
-    parameters in `guide`, keyword arguments of `GuidedSampler.sample`)."""
+    parameters in `guide`, keyword arguments of `GuidedSampler.sample`); with a cache, each chunk
+    of CHUNK digits is read from it or saved to it (`sample_cache`)."""
     labels = np.repeat(np.arange(10), n_per_class)
     out = []
     for k, i in enumerate(range(0, len(labels), CHUNK)):
         chunk = [str(v) for v in labels[i:i + CHUNK]]
-        traj = sampler.sample(chunk, guidance, steps, method, eta, len(chunk), seed + k, keep_trajectory=False,
-                              **(guide or {}))
-        out.append(sampler.to_data(traj.samples))
+
+        def make(chunk=chunk, k=k):
+            return sampler.sample(chunk, guidance, steps, method, eta, len(chunk), seed + k, keep_trajectory=False,
+                                  **(guide or {})).samples
+
+        run = dict(labels=chunk, guidance=float(guidance), steps=int(steps), sampler=method, eta=float(eta),
+                   seed=seed + k, guide=guide)
+        out.append(sampler.to_data(make() if cache is None else cache.fetch(sampler, run, make)))
     return np.concatenate(out), labels
 
 
@@ -58,7 +65,7 @@ def report(sampler, args):
     method = args.sampler
     for g in args.guidance or [0, 1, 2, 3, 5]:
         start = time.perf_counter()
-        digits, labels = generate(sampler, g, args.steps, method, args.eta, n, args.seed)
+        digits, labels = generate(sampler, g, args.steps, method, args.eta, n, args.seed, cache=args.cache)
         seconds = time.perf_counter() - start
         pred, feats = classify(lenet, digits)
         cm = confusion(labels, pred)

@@ -31,10 +31,13 @@ CONVERGED = ("ddim", 500)
 def reference(sampler):
     """The sampler the converged run uses: the same, unless its spacing clips lambda, whose first
     step jumps from pure noise to SNR 1 (`schedules.space_timesteps`): that is no converged ODE, so
-    the reference runs evenly in lambda over the whole range."""
-    if sampler.spacing_for(CONVERGED[0]) == "logsnr-clipped":
-        return dataclasses.replace(sampler, spacing="logsnr")
-    return sampler
+    the reference then runs in the world's own deterministic spacing (evenly in lambda over the
+    whole range where that clips too). A table of clipped runs so shares its reference, and the
+    cached samples of it (`--cache`), with the table of the world's defaults."""
+    if sampler.spacing_for(CONVERGED[0]) != "logsnr-clipped":
+        return sampler
+    own = sampler.world.spacing_for(CONVERGED[0])
+    return dataclasses.replace(sampler, spacing="logsnr" if own == "logsnr-clipped" else own)
 
 
 class DigitJudge:
@@ -50,7 +53,7 @@ class DigitJudge:
     def __call__(self, sampler, guidance: float, steps: int, method: str, guide: dict | None = None) -> dict:
         """`method` is the sampler; `guide` the guidance method and its parameters (sample's kwargs)."""
         a = self.args
-        digits, labels = generate(sampler, guidance, steps, method, a.eta, a.n_per_class, a.seed, guide)
+        digits, labels = generate(sampler, guidance, steps, method, a.eta, a.n_per_class, a.seed, guide, a.cache)
         pred, feats = classify(self.lenet, digits)
         return {"fld": frechet_distance(feats, self.test_feats), "accuracy": float(np.mean(pred == labels))}
 

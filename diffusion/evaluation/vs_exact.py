@@ -41,7 +41,8 @@ def mnist_vs_exact(net, exact, args) -> tuple[list[dict], str, str]:
     for g in args.guidance or [0.0, 1.0, 2.0, 3.0]:
         row = {"guidance": g}
         for name, sampler in (("net", net), ("exact", exact)):
-            digits, labels = generate(sampler, g, args.steps, args.sampler, args.eta, args.n_per_class, args.seed)
+            digits, labels = generate(sampler, g, args.steps, args.sampler, args.eta, args.n_per_class, args.seed,
+                                      cache=args.cache)
             pred, feats = classify(lenet, digits)
             row[f"{name}_fld"] = frechet_distance(feats, test_feats)
             row[f"{name}_accuracy"] = float(np.mean(pred == labels))

@@ -1,0 +1,88 @@
+"""Resumable evaluations (`--cache DIR`): every chunk of generated samples is saved as it is made, under
+a key that covers everything that decides it, so a run that was stopped (a session's end, a
+crash, Ctrl-C) starts again where it stopped, and a second table over the same runs (the samplers'
+DDIM-100 and the vs-exact's network at guidance 1, say) samples nothing twice.
+
+The key: the denoiser's weights (and those of the weak model or classifier its guidance method
+uses), the source of the sampling code (`CODE`: a change there invalidates every entry), the run's
+settings (labels, guidance, steps, sampler, eta, seed, method parameters) and the timestep spacing
+the run uses. Entries are plain `.npy` arrays in model space, read without pickle.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import weakref
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..core.guidance import PARAMS
+
+PACKAGE = Path(__file__).resolve().parents[1]
+# What turns weights and settings into samples; the reports' own code (judging, tables) is not here,
+# since a cached entry holds samples, not measures.
+CODE = ("core", "models", "guided_sampler.py")
+_digests: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
+
+
+def model_digest(model: torch.nn.Module) -> str:
+    """sha256 of a module's class and state (names, dtypes, shapes and bytes of every parameter
+    and buffer); computed once per module object."""
+    if model not in _digests:
+        h = hashlib.sha256(type(model).__name__.encode())
+        for name, v in sorted(model.state_dict().items()):
+            h.update(f"{name} {v.dtype} {tuple(v.shape)}".encode())
+            h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        h.update(str(getattr(model, "slices", "")).encode())  # an exact denoiser's classes live outside its state
+        _digests[model] = h.hexdigest()
+    return _digests[model]
+
+
+def code_digest() -> str:
+    """sha256 of the sampling code's source files (`CODE`), in path order."""
+    h = hashlib.sha256()
+    for entry in CODE:
+        path = PACKAGE / entry
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(str(f.relative_to(PACKAGE)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+class SampleCache:
+    """`fetch(sampler, run, make)`: the samples of one run, from DIR when an earlier run saved
+    them, else `make()` (a (n, ...) float32 tensor in model space), saved before it is returned.
+    `hits` and `misses` count the two cases."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.code = code_digest()
+        self.hits = self.misses = 0
+
+    def key(self, sampler, run: dict) -> str:
+        """The entry's name: sha256 of the models, the code, the run's settings and its spacing.
+        run: labels, guidance, steps, sampler, eta, seed and the guide (method and parameters)."""
+        guide = run.get("guide") or {}
+        method = guide.get("method", "cfg")
+        helpers = {k: model_digest(sampler.helper(k)) for k, p in PARAMS[method].items() if p.kind == "model"}
+        full = {**run, "model": model_digest(sampler.checkpoint.model), "helpers": helpers, "code": self.code,
+                "spacing": sampler.spacing_for(run["sampler"], run["eta"])}
+        return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    def fetch(self, sampler, run: dict, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        path = self.folder / f"{self.key(sampler, run)}.npy"
+        if path.exists():
+            self.hits += 1
+            return torch.from_numpy(np.load(path, allow_pickle=False))
+        self.misses += 1
+        x = make()
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:  # written whole, then renamed: a killed run leaves no half entry
+            np.save(f, x.detach().cpu().numpy(), allow_pickle=False)
+        os.replace(tmp, path)
+        return x
