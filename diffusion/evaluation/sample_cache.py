@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..core.checks import invalid
 from ..core.guidance import PARAMS
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -60,7 +61,12 @@ class SampleCache:
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise invalid("cache", str(folder), f"a folder this process can create ({e.strerror})") from None
+        if not os.access(self.folder, os.W_OK):  # found now, not after the first hour of sampling
+            raise invalid("cache", str(folder), "a folder this process can write to")
         self.code = code_digest()
         self.hits = self.misses = 0
 
