@@ -155,12 +155,12 @@ def main(argv=None) -> int:
     args.steps, args.sampler, args.eta = STEPS.parse(args.steps), SAMPLER.parse(args.sampler), ETA.parse(args.eta)
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
     args.n = world.sizes.default_n if args.n is None else n_param(world).parse(args.n)
-    sampler = GuidedSampler.load(world, args.checkpoint)
-    sampler.spacing = spacing_of(args)
     if args.cache is not None and world.name != MNIST.name:
         raise ValueError(f"--cache keeps MNIST digits; a {world.name} evaluation takes minutes, not hours: "
                          "run it without --cache")
-    args.cache = None if args.cache is None else SampleCache(args.cache)
+    args.cache = None if args.cache is None else SampleCache(args.cache)  # refused before any loading
+    sampler = GuidedSampler.load(world, args.checkpoint)
+    sampler.spacing = spacing_of(args)
     if args.exact is not None:
         if args.update_card:
             raise ValueError("--exact evaluates no checkpoint, so there is no card to update; use --markdown")

@@ -107,3 +107,13 @@ def test_the_card_quotes_the_command_without_the_cache():
     assert evaluate.command(["mnist", "--cache", "runs/c", "--vs-exact", "5"]) == \
         "python -m diffusion.evaluate mnist --vs-exact 5"
     assert evaluate.command(["mnist", "--cache=runs/c", "--steps", "3"]) == "python -m diffusion.evaluate mnist --steps 3"
+
+
+def test_an_exact_denoisers_digest_knows_its_classes():
+    """The same rows under other labels are another model: the labels are part of its state."""
+    from diffusion.models.exact import ExactDenoiser
+    data, ab = torch.zeros(4, 2), torch.linspace(0.99, 0.01, 10)
+    data[1:] = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    a = ExactDenoiser(data, torch.tensor([0, 0, 1, 1]), ab, null_label=2)
+    b = ExactDenoiser(data, torch.tensor([0, 1, 1, 1]), ab, null_label=2)
+    assert torch.equal(a.pool, b.pool) and model_digest(a) != model_digest(b)

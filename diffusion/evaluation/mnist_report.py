@@ -32,13 +32,13 @@ def generate(sampler, guidance, steps, method, eta, n_per_class, seed, guide: di
     out = []
     for k, i in enumerate(range(0, len(labels), CHUNK)):
         chunk = [str(v) for v in labels[i:i + CHUNK]]
+        run = dict(labels=chunk, guidance=float(guidance), steps=int(steps), sampler=method, eta=float(eta),
+                   seed=seed + k, guide=guide)
 
-        def make(chunk=chunk, k=k):
+        def make():  # called within this iteration, so the loop's names are the chunk's
             return sampler.sample(chunk, guidance, steps, method, eta, len(chunk), seed + k, keep_trajectory=False,
                                   **(guide or {})).samples
 
-        run = dict(labels=chunk, guidance=float(guidance), steps=int(steps), sampler=method, eta=float(eta),
-                   seed=seed + k, guide=guide)
         out.append(sampler.to_data(make() if cache is None else cache.fetch(sampler, run, make)))
     return np.concatenate(out), labels
 

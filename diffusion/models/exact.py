@@ -39,6 +39,7 @@ class ExactDenoiser(nn.Module):
         order = torch.argsort(labels, stable=True)  # each class one contiguous slice of `pool`
         self.null_label = null_label
         self.register_buffer("pool", data[order].reshape(len(data), -1).to(torch.float64))
+        self.register_buffer("labels", labels[order])  # the state then says which class each row is
         self.register_buffer("half_sq", self.pool.pow(2).sum(1) / 2)
         self.register_buffer("ab", torch.as_tensor(np.asarray(alphas_cumprod), dtype=torch.float64))
         counts = torch.bincount(labels, minlength=null_label).tolist()
