@@ -138,6 +138,9 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.world == LENET:
+        if args.cache is not None:
+            raise ValueError("--cache keeps a denoiser's samples; lenet judges the test digits and samples none: "
+                             "run it without --cache")
         table, note, folder = mnist_report.evaluate_lenet(args)
         print(table)
         print(note)

@@ -96,6 +96,7 @@ def test_the_code_digest_follows_the_sampling_sources(tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv,needle", [
     (["points", "--cache", "c"], "--cache keeps MNIST digits"),
     (["mnist-weak", "--cache", "c"], "resumes with --reuse JSON"),
+    (["lenet", "--cache", "c"], "lenet judges the test digits and samples none"),
     (["mnist", "--cache", "/proc/no/such"], "cache='/proc/no/such' is not allowed; allowed: a folder this process can create"),
 ])
 def test_cache_where_it_does_nothing_is_refused(argv, needle, capsys):
