@@ -135,12 +135,25 @@ def build_parser() -> Parser:
     return ap
 
 
+def check_cache(args) -> None:
+    """--cache only where it saves hours: the MNIST denoiser's tables. Refused elsewhere, with the reason,
+    before anything loads."""
+    if args.cache is None:
+        return
+    if args.world == LENET:
+        raise ValueError("--cache keeps a denoiser's samples; lenet judges the test digits and samples none: "
+                         "run it without --cache")
+    if split_kind(args.world)[1]:
+        raise ValueError(f"--cache is for the denoisers' tables; {args.world} resumes with --reuse JSON")
+    if check_world(args.world).name != MNIST.name:
+        raise ValueError(f"--cache keeps MNIST digits; a {args.world} evaluation takes minutes, not hours: "
+                         "run it without --cache")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    check_cache(args)
     if args.world == LENET:
-        if args.cache is not None:
-            raise ValueError("--cache keeps a denoiser's samples; lenet judges the test digits and samples none: "
-                             "run it without --cache")
         table, note, folder = mnist_report.evaluate_lenet(args)
         print(table)
         print(note)
@@ -158,9 +171,6 @@ def main(argv=None) -> int:
     args.steps, args.sampler, args.eta = STEPS.parse(args.steps), SAMPLER.parse(args.sampler), ETA.parse(args.eta)
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
     args.n = world.sizes.default_n if args.n is None else n_param(world).parse(args.n)
-    if args.cache is not None and world.name != MNIST.name:
-        raise ValueError(f"--cache keeps MNIST digits; a {world.name} evaluation takes minutes, not hours: "
-                         "run it without --cache")
     args.cache = None if args.cache is None else SampleCache(args.cache)  # refused before any loading
     sampler = GuidedSampler.load(world, args.checkpoint)
     sampler.spacing = spacing_of(args)
@@ -242,8 +252,6 @@ def guidance_model_main(args, argv) -> int:
     name, role = split_kind(args.world)
     world = check_world(name)
     args.seed, args.n_per_class = SEED.parse(args.seed), N_PER_CLASS.parse(args.n_per_class)
-    if args.cache is not None:
-        raise ValueError(f"--cache is for the denoisers' tables; {args.world} resumes with --reuse JSON")
     cmd = command(argv)
     if role == CLASSIFIER:
         ck = load_role_checkpoint(world.name, CLASSIFIER, args.checkpoint)
