@@ -28,13 +28,13 @@ def test_every_default_of_the_app_fits(world):
         check_budget(w, cells, exact)
 
 
-def test_64_digits_at_the_default_steps_fit_and_more_do_not():
+def test_admit_n_digits_at_the_default_steps_fit_and_one_more_does_not():
     w = get_world("mnist")
-    steps = w.sampling["steps"]
-    assert check_budget(w, [args(w, "3", 2.0, steps, "ddpm", 0, 64)]) == budget()[0]
-    with pytest.raises(ValueError, match=rf"cost=\d+ is not allowed \(65 digits x {steps} steps, cfg\); "
-                                         rf"allowed: at most {budget()[0]:g} per request \(64 digits at {steps}"):
-        check_budget(w, [args(w, "3", 2.0, steps, "ddpm", 0, 65)])
+    steps, n = w.sampling["steps"], w.sizes.admit_n
+    assert check_budget(w, [args(w, "3", 2.0, steps, "ddpm", 0, n)]) == budget()[0] == n * steps
+    with pytest.raises(ValueError, match=rf"cost=\d+ is not allowed \({n + 1} digits x {steps} steps, cfg\); "
+                                         rf"allowed: at most {budget()[0]:g} per request \({n} digits at {steps}"):
+        check_budget(w, [args(w, "3", 2.0, steps, "ddpm", 0, n + 1)])
 
 
 def test_the_budget_follows_the_worlds_defaults(monkeypatch):
@@ -55,9 +55,11 @@ def test_one_row_per_step_costs_half_and_methods_their_factor():
 
 def test_the_engine_and_the_comparison_refuse_before_sampling():
     engine = Engine()
-    with pytest.raises(ValueError, match="allowed: at most 6400 per request"):
+    with pytest.raises(ValueError, match=f"allowed: at most {budget()[0]:g} per request"):
         engine.request("mnist", "shipped", "3", 2.0, 1000, "ddpm", 0.0, 0, 256)
     every = ", ".join(str(g) for g in range(MAX_SCALES))
-    with pytest.raises(ValueError, match=r"cost=\d+ is not allowed \(24 digits x 25 steps, .*56 runs\)"):
+    w = get_world("mnist")
+    with pytest.raises(ValueError, match=rf"cost=\d+ is not allowed \({w.sizes.compare_n} digits x "
+                                         rf"{w.compare['steps']} steps, .*56 runs\)"):
         next(compare_stream(engine, "mnist", "3", 0, every, ", ".join(METHOD.choices)))
     assert engine.misses == 0

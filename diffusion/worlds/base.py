@@ -41,9 +41,11 @@ class Sizes:
     # The app's cost budget (`diffusion.budget`): what one sample costs per guided step (two network
     # rows), in units of one MNIST digit's guided step; the methods that cost more than cfg and the
     # exact reference's factor (measured with the 2D model: width 128, depth 3; 13, 28 and 89 us a
-    # point-step for cfg, classifier and exact against 4.8 ms a digit-step). `admit_n`: the samples
-    # a request at the default steps may always have (default: default_n).
-    step_cost: float = 0.003
+    # point-step for cfg, classifier and exact). The points' step_cost: `python -m diffusion.bench`,
+    # 4.9 us a point-step (points_1000x100_cfg_s) against 4.4 ms a digit-step of the 282-MFLOP
+    # U-Net (mnist_10x100_cfg_s). `admit_n`: the samples a request at the default steps may
+    # always have (default: default_n).
+    step_cost: float = 0.0011
     method_cost: tuple[tuple[str, float], ...] = (("autoguidance", 1.2), ("classifier", 2.2))
     exact_cost: float = 7.0
     admit_n: int = 0
