@@ -292,7 +292,8 @@ def markdown(r: dict) -> str:
     lines += [f"| {a.strip()} | {b} | {c} | {d} |" for a, b, c, d in rows(r)]
     model = ", ".join(f"{k}={v}" for k, v in r.get("points_model", {}).items())
     return "\n".join(lines) + (f"\n\n{r['threads']} threads, torch {r['torch']}, best of the runs; points model: "
-                               f"{model or 'shipped'}. Produced by `python -m diffusion.bench --markdown FILE`.\n")
+                               f"{model or 'shipped'}; the first frame and the comparison run the app's handlers on "
+                               "the shipped checkpoints. Produced by `python -m diffusion.bench --markdown FILE`.\n")
 
 
 def build_parser() -> Parser:
@@ -302,7 +303,9 @@ def build_parser() -> Parser:
     ap.add_param(THREADS, str(os.cpu_count()))
     ap.add_param(REPEATS, "5")
     ap.add_argument("--points-checkpoint", default=None, help="a points checkpoint folder (default: shipped)")
-    ap.add_argument("--mnist-checkpoint", default=None, help="an MNIST checkpoint folder (default: shipped)")
+    ap.add_argument("--mnist-checkpoint", default=None,
+                    help="an MNIST checkpoint folder (default: shipped); the app's handlers (first frame, "
+                         "comparison) always run the shipped one")
     return ap
 
 

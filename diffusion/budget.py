@@ -7,13 +7,13 @@ x the exact reference's factor when it is the denoiser (`Sizes.exact_cost`). A c
 the sum of its cells. The factors are measured (on 2 shared cores: see the README's Reliability).
 
 The budget is not a number of its own: it is the cost of the heaviest run the app promises, each
-world's `Sizes.admit_n` samples at its default steps with guidance (MNIST: 64 digits at 100 DDPM
+world's `Sizes.admit_n` samples at its default steps with guidance (MNIST: 160 digits at 20
 steps), so it follows the worlds' defaults. Every other default of the app costs less (tested).
 The CLI and the Python API have no budget: there the caller pays.
 
-    >>> check_budget("mnist", [sample_args("mnist", DIGITS, "3", 2, 100, "ddpm", 0, 0, 64)])  # 6400.0
-    >>> check_budget("mnist", [sample_args("mnist", DIGITS, "3", 2, 1000, "ddpm", 0, 0, 64)])
-    ValueError: cost=64000 is not allowed (64 digits x 1000 steps, cfg); allowed: at most 6400 per request ...
+    >>> check_budget("mnist", [sample_args("mnist", DIGITS, "3", 2, 20, "dpm++2m-sde", 0, 0, 160)])  # 3200.0
+    >>> check_budget("mnist", [sample_args("mnist", DIGITS, "3", 2, 1000, "ddpm", 0, 0, 160)])
+    ValueError: cost=160000 is not allowed (160 digits x 1000 steps, cfg); allowed: at most 3200 per request ...
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ EXTRA = 12  # calls per round besides the load: 10 uploads, the heaviest request
 
 
 def heaviest_call(seed: int) -> tuple[str, list]:
-    """The heaviest request the budget allows (`budget.heaviest`: MNIST's 64 digits at its default
+    """The heaviest request the budget allows (`budget.heaviest`: MNIST's admit_n digits at its default
     steps, guided), with a seed of its own."""
     w = heaviest()
     d = w.sampling

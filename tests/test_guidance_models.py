@@ -60,12 +60,16 @@ def test_shipped_classifier_beats_chance_at_low_noise_and_is_near_chance_at_the_
 def test_shipped_weak_model_keeps_the_denoiser_contract_of_the_strong_one(world):
     weak = load_weak_model(world.name)
     assert load_weak_model(world.name) is weak and not weak.training  # cached, eval mode
-    cfg = load_role_checkpoint(world.name, WEAK).config
+    weak_ck = load_role_checkpoint(world.name, WEAK)
+    cfg = weak_ck.config
     strong = load_checkpoint(world.checkpoint_dir, world.name)
     assert (cfg.architecture, cfg.schedule, cfg.timesteps, cfg.labels) == \
         (strong.config.architecture, strong.config.schedule, strong.config.timesteps, strong.config.labels)
     assert isinstance(weak, ConditionedDenoiser) and weak.num_classes == len(world.labels)
-    assert sum(p.numel() for p in weak.parameters()) < sum(p.numel() for p in strong.model.parameters())
+    # weaker as the paper builds it: smaller, or the same network trained for fewer steps
+    smaller = sum(p.numel() for p in weak.parameters()) < sum(p.numel() for p in strong.model.parameters())
+    assert smaller or weak_ck.history["step"] < strong.history["step"], (weak_ck.history.get("step"),
+                                                                         strong.history.get("step"))
     x = torch.randn(4, *world.sample_shape)
     t, y = torch.tensor([0, 5, 500, 999]), torch.tensor([0, 1, len(world.labels), 2])  # the null label too
     with torch.inference_mode():
