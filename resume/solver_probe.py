@@ -1,9 +1,7 @@
 """Probe: FLD and accuracy (100 per class) of a few sampler settings, with the eval cache (chunks reusable by tables)."""
 import sys, types, json
-from diffusion.guided_sampler import GuidedSampler
 from diffusion.evaluation.samplers_report import DigitJudge
 from diffusion.evaluation.sample_cache import SampleCache
-from diffusion.models.checkpoint import load_checkpoint
 from diffusion.guided_sampler import GuidedSampler as GS
 args = types.SimpleNamespace(lenet=None, eta=0.0, n_per_class=100, seed=0, cache=SampleCache("/work/main/runs/eval-cache"))
 J = DigitJudge(args)

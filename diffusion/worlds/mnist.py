@@ -161,7 +161,7 @@ MNIST = MnistWorld(
     name="mnist", title="MNIST digits", noun="digits", labels=DIGITS, sample_shape=(1, 28, 28),
     architecture="UNet", sizes=Sizes(max_n=256, default_n=16, compare_n=24, step_cost=1.0,
                                         method_cost=(), exact_cost=1.0, admit_n=160), default_label="3",
-    # Chosen by measurement on the shipped U-Net (100 per class, FLD / accuracy; the card's samplers tables):
+    # Chosen by measurement on the shipped U-Net (100 per class, FLD / accuracy; the card's spacing section):
     # the SDE solver's 20 steps evenly in t reach 6.7 / 96.9% at guidance 1 and 9.5 / 100% at guidance 2
     # (DDPM-100: 2.5 and 14.7; the converged ODE, DDIM-500: 7.5 at guidance 1). Evenly in log-SNR the SDE
     # solver is better at guidance 1 (4.6) but not at 2 (23.4; 10 steps: 63.7), so stochastic runs keep even t.
