@@ -118,3 +118,30 @@ def test_an_exact_denoisers_digest_knows_its_classes():
     a = ExactDenoiser(data, torch.tensor([0, 0, 1, 1]), ab, null_label=2)
     b = ExactDenoiser(data, torch.tensor([0, 1, 1, 1]), ab, null_label=2)
     assert torch.equal(a.pool, b.pool) and model_digest(a) != model_digest(b)
+
+
+def test_a_row_served_from_the_cache_reports_the_seconds_its_samples_took_when_made(tmp_path):
+    net = GuidedSampler.load("points")
+    cache = SampleCache(tmp_path)
+    run_ = dict(labels=["spiral"] * 4, guidance=2.0, steps=3, sampler="ddim", eta=0.0, seed=0, guide=None)
+
+    def make():
+        return net.sample("spiral", 2.0, 3, "ddim", 0.0, 4, 0, keep_trajectory=False).samples
+
+    made = sample_cache.Stopwatch(cache)
+    cache.fetch(net, run_, make)
+    took = made.seconds()
+    record = json.loads((tmp_path / f"{cache.key(net, run_)}.json").read_text())
+    assert took == pytest.approx(record["seconds"]) and took > 0
+
+    again = SampleCache(tmp_path)
+    watch = sample_cache.Stopwatch(again)
+    again.fetch(net, run_, make)
+    assert again.hits == 1 and watch.seconds() == pytest.approx(took)  # the making's time, not the reading's
+    assert sample_cache.seconds_text(watch.seconds()) == f"{took:.0f}"
+
+    (tmp_path / f"{cache.key(net, run_)}.json").unlink()  # a chunk made before times were recorded
+    old = SampleCache(tmp_path)
+    watch = sample_cache.Stopwatch(old)
+    old.fetch(net, run_, make)
+    assert watch.seconds() is None and sample_cache.seconds_text(None) == "-"

@@ -10,13 +10,12 @@ and noise-aware classifier (with --exact: the exact ones of the pool).
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..core.checks import invalid
 from ..drawing import plots
 from ..inputs import PUBLIC_PARAMS, method_args
+from .sample_cache import Stopwatch, seconds_note, seconds_text
 
 
 def method_guides(sampler, methods: list[str], params: dict) -> dict[str, dict]:
@@ -48,15 +47,15 @@ def methods_report(sampler, judge, args) -> tuple[list[dict], str, str]:
     rows = []
     for m, guide in guides.items():
         for g in args.guidance or [1.0, 2.0, 3.0]:
-            start = time.perf_counter()
+            watch = Stopwatch(getattr(args, "cache", None))
             row = {"method": m, "parameters": describe_params(m, args.method_params), "guidance": g,
                    **judge(sampler, g, args.steps, args.sampler, guide)}
-            row["seconds"] = time.perf_counter() - start
+            row["seconds"] = watch.seconds()
             rows.append(row)
     a, b = judge.names
     lines = [f"| method | parameters | guidance | {a} | {b} | time (s) |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['method']} | {r['parameters']} | {r['guidance']:g} | {r[a]:.4g} | {r[b]:.4g} | "
-              f"{r['seconds']:.0f} |" for r in rows]
+              f"{seconds_text(r['seconds'])} |" for r in rows]
     return rows, "\n".join(lines), note(rows, judge, args)
 
 
@@ -67,7 +66,7 @@ def note(rows: list[dict], judge, args) -> str:
         r = min((r for r in rows if r["method"] == m), key=lambda r: r[x])
         best.append(f"{m} {r[x]:.4g} at s = {r['guidance']:g} ({y} {r[y]:.4g})")
     return (f"{judge.describe()}; {args.steps} {args.sampler} steps, seed {args.seed}; the same seeds for every "
-            f"method and scale. Lowest {x} per method: " + "; ".join(best) + ".")
+            f"method and scale. Lowest {x} per method: " + "; ".join(best) + "." + seconds_note(rows))
 
 
 def methods_plot(rows: list[dict], judge, title: str = "") -> np.ndarray:

@@ -2,7 +2,6 @@
 Frechet LeNet Distance (FLD) against the real test set, diversity, and the real-data floor."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from ..core.metrics import confusion, frechet_distance, mean_pairwise_distance, 
 from ..models.checkpoint import CHECKPOINTS, load_checkpoint
 from ..worlds.mnist import MNIST, classify, compute_real_stats
 from ..worlds.mnist_data import load_mnist, per_class
-from .sample_cache import SampleCache
+from .sample_cache import SampleCache, Stopwatch, seconds_note, seconds_text
 
 CHUNK = 250  # images per sampling call: bounds memory, keeps both cores busy
 
@@ -64,9 +63,9 @@ def report(sampler, args):
     rows, hists = [], {}
     method = args.sampler
     for g in args.guidance or [0, 1, 2, 3, 5]:
-        start = time.perf_counter()
+        watch = Stopwatch(args.cache)
         digits, labels = generate(sampler, g, args.steps, method, args.eta, n, args.seed, cache=args.cache)
-        seconds = time.perf_counter() - start
+        seconds = watch.seconds()
         pred, feats = classify(lenet, digits)
         cm = confusion(labels, pred)
         prf = precision_recall_f1(cm)
@@ -79,7 +78,7 @@ def report(sampler, args):
     if args.histogram:
         save_histograms(hists, args.histogram)
     rows.append(floor)
-    return rows, markdown(rows, floor), note(n, args, floor)
+    return rows, markdown(rows, floor), note(n, args, floor) + seconds_note(rows)
 
 
 def evaluate_lenet(args):
@@ -118,7 +117,7 @@ def markdown(rows, floor) -> str:
         else:
             lines.append(f"| {r['guidance']:g} | {r['steps']} {r['sampler']} | {r['accuracy']:.1%} | "
                          f"{r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['fld']:.2f} | "
-                         f"{r['fld'] / floor['fld']:.2f} | {r['diversity']:.2f} | {r['seconds']:.0f} |")
+                         f"{r['fld'] / floor['fld']:.2f} | {r['diversity']:.2f} | {seconds_text(r['seconds'])} |")
     return "\n".join(lines)
 
 

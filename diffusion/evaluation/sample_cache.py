@@ -6,13 +6,16 @@ DDIM-100 and the vs-exact's network at guidance 1, say) samples nothing twice.
 The key: the denoiser's weights (and those of the weak model or classifier its guidance method
 uses), the source of the sampling code (`CODE`: a change there invalidates every entry), the run's
 settings (labels, guidance, steps, sampler, eta, seed, method parameters) and the timestep spacing
-the run uses. Entries are plain `.npy` arrays in model space, read without pickle.
+the run uses. Entries are plain `.npy` arrays in model space, read without pickle, each with a
+`.json` beside it that records how long it took to make, so a table built from the cache still
+reports what its rows cost (`Stopwatch`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import time
 import weakref
 from pathlib import Path
 from typing import Callable
@@ -56,7 +59,8 @@ def code_digest() -> str:
 class SampleCache:
     """`fetch(sampler, run, make)`: the samples of one run, from DIR when an earlier run saved
     them, else `make()` (a (n, ...) float32 tensor in model space), saved before it is returned.
-    `hits` and `misses` count the two cases."""
+    `hits` and `misses` count the two cases; `seconds` adds up the sampling time of every chunk
+    returned (as recorded when it was made), `unrecorded` counts hits that carry no record."""
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
@@ -67,7 +71,8 @@ class SampleCache:
         if not os.access(self.folder, os.W_OK):  # found now, not after the first hour of sampling
             raise invalid("cache", str(folder), "a folder this process can write to")
         self.code = code_digest()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.unrecorded = 0
+        self.seconds = 0.0
 
     def key(self, sampler, run: dict) -> str:
         """The entry's name: sha256 of the models, the code, the run's settings and its spacing.
@@ -81,13 +86,51 @@ class SampleCache:
 
     def fetch(self, sampler, run: dict, make: Callable[[], torch.Tensor]) -> torch.Tensor:
         path = self.folder / f"{self.key(sampler, run)}.npy"
+        record = path.with_suffix(".json")
         if path.exists():
             self.hits += 1
+            try:
+                self.seconds += float(json.loads(record.read_text())["seconds"])
+            except (OSError, ValueError, KeyError, TypeError):
+                self.unrecorded += 1
             return torch.from_numpy(np.load(path, allow_pickle=False))
         self.misses += 1
+        start = time.perf_counter()
         x = make()
+        took = time.perf_counter() - start
+        self.seconds += took
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:  # written whole, then renamed: a killed run leaves no half entry
             np.save(f, x.detach().cpu().numpy(), allow_pickle=False)
+        record.write_text(json.dumps({"seconds": took}))
         os.replace(tmp, path)
         return x
+
+
+class Stopwatch:
+    """The seconds one table row spent sampling: measured, or with a cache, the seconds recorded
+    when its chunks were made (None when a chunk carries no record); `text()` for a table cell."""
+
+    def __init__(self, cache: SampleCache | None = None):
+        self.cache, self.start = cache, time.perf_counter()
+        self.mark = (cache.seconds, cache.unrecorded) if cache is not None else None
+
+    def seconds(self) -> float | None:
+        if self.cache is None:
+            return time.perf_counter() - self.start
+        if self.cache.unrecorded > self.mark[1]:
+            return None
+        return self.cache.seconds - self.mark[0]
+
+
+def seconds_text(seconds: float | None) -> str:
+    """A time cell: whole seconds, or "-" for samples made before the cache recorded times."""
+    return "-" if seconds is None else f"{seconds:.0f}"
+
+
+def seconds_note(rows: list[dict]) -> str:
+    """The sentence a table's note needs when a time cell is "-" (else "")."""
+    if any(r.get("seconds", 0) is None for r in rows):
+        return (" time: seconds spent sampling, as recorded when the samples were made; -: samples from the cache "
+                "(`--cache`) made before it recorded times.")
+    return ""

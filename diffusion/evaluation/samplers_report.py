@@ -12,7 +12,6 @@ distance and coverage).
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from ..worlds.mnist import MNIST, classify
 from ..worlds.mnist_data import load_mnist
 from ..worlds.points import curve_points
 from .mnist_report import generate
+from .sample_cache import Stopwatch
 
 CALLS = (5, 10, 20, 50, 100)
 CONVERGED = ("ddim", 500)
@@ -87,10 +87,10 @@ def samplers_report(sampler, judge, args) -> tuple[list[dict], str, str]:
     rows, converged = [], reference(sampler)
     for g in args.guidance or [1.0, 2.0]:
         for method, steps in runs:
-            start = time.perf_counter()
+            watch = Stopwatch(getattr(args, "cache", None))
             on = converged if (method, steps) == CONVERGED else sampler
             row = {"guidance": g, "sampler": method, "steps": steps, **judge(on, g, steps, method)}
-            row["seconds"] = time.perf_counter() - start
+            row["seconds"] = watch.seconds()
             rows.append(row)
     a, b = judge.names
     ref = {r["guidance"]: r for r in rows if (r["sampler"], r["steps"]) == CONVERGED}
