@@ -145,12 +145,31 @@ def loss_png(loss, val_loss, title: str = "", size: tuple[float, float] = (6.0, 
     return _to_rgb(fig)
 
 
+
+def _log_axis(ax, which: str, values: list[float], ticks: list[float] | None = None) -> bool:
+    """Put ax's `which` ("x" or "y") axis on a log scale, labelled in plain numbers (1, 2, 5, 10, ...
+    or the given ticks), when its positive values span more than 10x; True if it did."""
+    from matplotlib import ticker  # loaded already: _subplots imported pyplot
+
+    if not values or min(values) <= 0 or max(values) <= 10 * min(values):
+        return False
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    if ticks:
+        axis.set_major_locator(ticker.FixedLocator(ticks))
+    else:
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+    return True
+
 def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, int],
               size: float = 3.4) -> np.ndarray:
     """Quality per network call: one panel per (guidance, measure), the measure against steps on a
     log axis, one line per sampler; the converged sampler (`converged` = (sampler, steps)) as a
-    dashed line. rows: dicts with guidance, sampler, steps and each measure. A positive measure gets
-    a log axis too: the few-step runs are 10-100x off, and the converged end differs by percents."""
+    dashed line. rows: dicts with guidance, sampler, steps and each measure. A measure that spans
+    more than 10x gets a log axis too: the few-step runs are 10-100x off, and the converged end
+    differs by percents (accuracy, which spans less, stays linear)."""
     guidances = sorted({r["guidance"] for r in rows})
     fig, axes = _subplots((size * len(guidances) * len(names), size), len(guidances) * len(names))
     k = 0
@@ -165,9 +184,8 @@ def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, in
                 if pts:
                     ax.plot(*zip(*pts), "o-", ms=3, label=method)
             ax.axhline(ref[name], ls="--", color="gray", label=f"{converged[0]}-{converged[1]}")
-            ax.set_xscale("log")
-            if all(r[name] > 0 for r in mine):
-                ax.set_yscale("log")
+            _log_axis(ax, "x", [r["steps"] for r in mine], ticks=sorted({r["steps"] for r in mine}))
+            _log_axis(ax, "y", [r[name] for r in mine])
             ax.set_xlabel("network calls (steps)")
             ax.set_title(f"{name}, guidance {g:g}", fontsize=10)
             ax.grid(alpha=0.3, which="both")
@@ -189,16 +207,9 @@ def frontier_png(curves: dict[str, list[tuple[float, float, float]]], xlabel: st
         for x, y, s in pts:
             ax.annotate(f"{s:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
                         color=line.get_color())
-    xs = [x for pts in curves.values() for x, _, _ in pts]
     # One method far off (classifier guidance on MNIST: FLD 70-100 beside 5-20) would squash the
     # others into a corner; on a log axis every curve keeps its shape.
-    if xs and min(xs) > 0 and max(xs) > 10 * min(xs):
-        from matplotlib import ticker  # loaded already: _subplots imported pyplot
-
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    if _log_axis(ax, "x", [x for pts in curves.values() for x, _, _ in pts]):
         xlabel += " (log scale)"
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
