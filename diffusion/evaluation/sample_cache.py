@@ -109,7 +109,7 @@ class SampleCache:
 
 class Stopwatch:
     """The seconds one table row spent sampling: measured, or with a cache, the seconds recorded
-    when its chunks were made (None when a chunk carries no record); `text()` for a table cell."""
+    when its chunks were made (None when a chunk carries no record); `seconds_text` for a table cell."""
 
     def __init__(self, cache: SampleCache | None = None):
         self.cache, self.start = cache, time.perf_counter()
