@@ -61,3 +61,18 @@ def test_caption_says_what_the_numbers_say(spread, word):
     assert "coverage falls from 0.05 (s = 0) to 0.03 (s = 3), best at s = 3" in text
     assert "*distance to pattern*: mean distance from a sample to the asked pattern" in text
     assert text.count("(lower is better)") == 2  # distance and coverage; spread has no better side
+
+
+@pytest.mark.parametrize("values, log", [([5.0, 20.0], False), ([5.0, 100.0], True),
+                                         ([0.0, 100.0], False), ([], False)])
+def test_a_plot_axis_goes_log_only_when_positive_values_span_more_than_10x(values, log):
+    import matplotlib.pyplot as plt
+
+    from diffusion.drawing.plots import _log_axis
+
+    fig, ax = plt.subplots()
+    try:
+        assert _log_axis(ax, "x", values) is log
+        assert ax.get_xscale() == ("log" if log else "linear")
+    finally:
+        plt.close(fig)

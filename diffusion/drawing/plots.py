@@ -145,7 +145,6 @@ def loss_png(loss, val_loss, title: str = "", size: tuple[float, float] = (6.0, 
     return _to_rgb(fig)
 
 
-
 def _log_axis(ax, which: str, values: list[float], ticks: list[float] | None = None) -> bool:
     """Put ax's `which` ("x" or "y") axis on a log scale, labelled in plain numbers (1, 2, 5, 10, ...
     or the given ticks), when its positive values span more than 10x; True if it did."""
@@ -162,6 +161,7 @@ def _log_axis(ax, which: str, values: list[float], ticks: list[float] | None = N
     axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     axis.set_minor_formatter(ticker.NullFormatter())
     return True
+
 
 def calls_png(rows: list[dict], names: tuple[str, ...], converged: tuple[str, int],
               size: float = 3.4) -> np.ndarray:
