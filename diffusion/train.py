@@ -24,6 +24,8 @@ BATCH = Param("batch-size", int, 1, 65_536, help="batch size")
 LR = Param("lr", float, 1e-6, 1.0, help="peak learning rate")
 P_UNCOND = Param("p-uncond", float, 0.0, 1.0, help="label dropout probability")
 THREADS = Param("threads", int, 1, 256, help="torch threads")
+STF = Param("stf-reference", int, 0, 100_000,
+            help="Stable Target Field: average each target over this many further training examples (0: plain targets)")
 WIDTH = Param("width", int, 8, 1024, help="MLP width (vector worlds)")
 DEPTH = Param("depth", int, 1, 12, help="residual blocks (vector worlds)")
 
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = Parser(prog="python -m diffusion.train", description=__doc__.splitlines()[0])
     ap.add_argument("kind", choices=kinds())
     ap.add_argument("--out", help="checkpoint folder (default: checkpoints/KIND)")
-    for p in (TRAIN_STEPS, BATCH, LR, P_UNCOND, SEED, THREADS, WIDTH, DEPTH):
+    for p in (TRAIN_STEPS, BATCH, LR, P_UNCOND, SEED, THREADS, STF, WIDTH, DEPTH):
         ap.add_argument(f"--{p.name}", help=f"{p.help} ({p.allowed()}; default: the preset's)")
     ap.add_argument("--model", help='model config fields as JSON over the preset\'s, e.g. \'{"channels": [8, 16, 32]}\'')
     ap.add_argument("--labels", nargs="+", help="train on these classes only (default: all)")
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = preset(args.kind)
     for p, key in ((TRAIN_STEPS, "steps"), (BATCH, "batch_size"), (LR, "lr"), (P_UNCOND, "p_uncond"),
-                   (SEED, "seed"), (THREADS, "threads")):
+                   (SEED, "seed"), (THREADS, "threads"), (STF, "stf_reference")):
         if getattr(args, key) is not None:
             config[key] = p.parse(getattr(args, key))
     for p in (WIDTH, DEPTH):  # model size: only models that take a width and depth

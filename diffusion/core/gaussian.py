@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .checks import invalid
 from .schedules import make_betas, space_timesteps
+from .stf import stf_eps_target
 
 ONE_STEP = ("ddpm", "ddim")  # the samplers `step` takes; core.sampling.SAMPLERS has all
 
@@ -103,7 +104,8 @@ class GaussianDiffusion:
     # Training ---------------------------------------------------------------------------------
     def training_loss(self, model, x0: torch.Tensor, y: torch.Tensor, null_label: int,
                       p_uncond: float, generator: torch.Generator,
-                      min_snr_gamma: float = 0.0) -> torch.Tensor:
+                      min_snr_gamma: float = 0.0,
+                      reference: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """MSE between the true and the predicted noise at a uniformly drawn t (Ho et al., eq. 14).
 
         With probability `p_uncond` a label becomes `null_label`, so that one network learns both
@@ -111,6 +113,8 @@ class GaussianDiffusion:
         With `min_snr_gamma` > 0 each sample's MSE is weighted by min(SNR_t, gamma) / SNR_t,
         SNR_t = alpha_bar_t / (1 - alpha_bar_t) (Min-SNR, Hang et al. 2023, for eps-prediction):
         the near-clean steps, whose eps is hard to predict but matters little, stop dominating.
+        With `reference` (further training examples (n, *shape) and their labels (n,)) the target is
+        the Stable Target Field eps of `core.stf` instead of the row's own noise.
         """
         b = x0.shape[0]
         with torch.no_grad():
@@ -119,6 +123,9 @@ class GaussianDiffusion:
             drop = torch.rand(b, generator=generator) < p_uncond
             y = torch.where(drop, torch.full_like(y, null_label), y)
             x_t = self.q_sample(x0, t, noise)
+            if reference is not None:
+                noise = stf_eps_target(x_t, x0, y, self.sqrt_alphas_cumprod[t], self.sqrt_one_minus_alphas_cumprod[t],
+                                       *reference, null_label)
         if min_snr_gamma <= 0:
             return F.mse_loss(model(x_t, self.model_timesteps[t], y), noise)
         snr = self.alphas_cumprod[t] / (1.0 - self.alphas_cumprod[t])

@@ -26,7 +26,8 @@ def diffusion_rows(task, c) -> list[str]:
     return [f"| labels | {', '.join(task.labels)} + `random` (the empty-set label) |",
             f"| noise schedule | {c.schedule}, T = {c.timesteps}, predicts eps |",
             f"| label dropout p_uncond | {c.p_uncond} |",
-            f"| loss | MSE on eps{f', Min-SNR-{c.min_snr_gamma:g} weighting' if c.min_snr_gamma else ''} |"]
+            f"| loss | MSE on eps{f', Min-SNR-{c.min_snr_gamma:g} weighting' if c.min_snr_gamma else ''}"
+            f"{f', Stable Target Field targets over {c.stf_reference:,} reference examples' if c.stf_reference else ''} |"]
 
 
 def training_card(task, trainer) -> str:

@@ -44,8 +44,10 @@ class DiffusionTask(WorldTask):
     def loss(self, model, batch, gen: torch.Generator, validation: bool = False) -> torch.Tensor:
         x0, y = batch
         p = 0.0 if validation else self.config.p_uncond
+        n = 0 if validation else self.config.stf_reference  # validation keeps the plain, comparable target
+        reference = self.data.reference(gen, n) if n else None
         return self.diffusion.training_loss(model, x0, y, len(self.labels), p, gen,
-                                            self.config.min_snr_gamma)
+                                            self.config.min_snr_gamma, reference)
 
 
 class LenetTask:

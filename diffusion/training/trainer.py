@@ -42,6 +42,7 @@ class TrainConfig:
     save_minutes: float = 15.0  # also save when this much wall time passed since the last save
     threads: int = 2
     min_snr_gamma: float = 0.0  # > 0: Min-SNR loss weighting (see GaussianDiffusion.training_loss)
+    stf_reference: int = 0  # > 0: Stable Target Field targets over this many further examples (core.stf)
     command: str = ""  # the command line that started the run, for the model card
 
 

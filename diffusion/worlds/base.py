@@ -31,6 +31,10 @@ class TrainingData(Protocol):
 
     def validation_batch(self) -> tuple[torch.Tensor, torch.Tensor]: ...
 
+    def reference(self, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """n random training examples and labels, drawn from `gen` (the Stable Target Field's reference)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Sizes:

@@ -90,6 +90,10 @@ class DigitTraining:
     def validation_batch(self):
         return self.val.x, self.val.y
 
+    def reference(self, gen: torch.Generator, n: int):
+        idx = torch.randint(0, len(self.train.x), (n,), generator=gen)
+        return self.train.x[idx], self.train.y[idx]
+
 
 class MnistWorld(World):
     def training_data(self, labels, seed, validation=None):

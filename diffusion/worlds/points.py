@@ -92,6 +92,9 @@ class PointTraining:
         y = torch.randint(0, len(self.names), (batch_size,), generator=gen)
         return sample_points(y, self.names, gen), y
 
+    def reference(self, gen: torch.Generator, n: int):
+        return self.batch(0, gen, n)
+
     def validation_batch(self):
         gen = torch.Generator().manual_seed(10_000 + self.seed)
         y = torch.arange(4096) % len(self.names)

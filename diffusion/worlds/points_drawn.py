@@ -230,6 +230,9 @@ class DrawnTraining:
     def validation_batch(self):
         return self.batch(0, torch.Generator().manual_seed(10_000 + self.seed), 256)
 
+    def reference(self, gen: torch.Generator, n: int):
+        return self.batch(0, gen, n)
+
 
 def paint(strokes: dict[int, list[list[tuple[float, float]]]], size: int = 400, radius: int = 3) -> np.ndarray:
     """A canvas (size, size, 4) uint8 with polylines in [-1, 1] coordinates drawn in brush k's colour
