@@ -1,11 +1,13 @@
 """The Stable Target Field target: the exact denoiser's eps on its reference set, the plain noise
 without one, and a training option that reaches the loss and the card."""
 import numpy as np
+import pytest
 import torch
 
 from diffusion import train as train_cli
 from diffusion.core.gaussian import GaussianDiffusion
 from diffusion.core.stf import stf_eps_target
+from diffusion.models.checkpoint import load_checkpoint
 from diffusion.models.exact import ExactDenoiser
 from diffusion.training.tasks import DiffusionTask
 from diffusion.training.trainer import TrainConfig, Trainer
@@ -90,10 +92,9 @@ def test_the_training_option_changes_the_loss_not_the_validation_and_names_itsel
     assert "Stable Target Field targets over 256 reference examples" in (tmp_path / "b" / "ck" / "README.md").read_text()
 
 
-def test_the_cli_takes_the_reference_size_and_names_the_range_when_it_is_out_of_it(tmp_path, capsys):
-    try:
-        train_cli.main(["points", "--out", str(tmp_path), "--steps", "1", "--stf-reference", "-3"])
-    except ValueError as e:
-        assert "stf-reference" in str(e) and "-3" in str(e) and "100000" in str(e).replace(",", "")
-    else:
-        raise AssertionError("a negative reference size was accepted")
+def test_the_cli_takes_the_reference_size_into_the_run_and_names_the_range_when_it_is_out_of_it(tmp_path):
+    with pytest.raises(ValueError, match=r"stf-reference=-3 .*0\.\.100000"):
+        train_cli.main(["points", "--out", str(tmp_path / "bad"), "--steps", "1", "--stf-reference", "-3"])
+    assert train_cli.main(["points", "--out", str(tmp_path / "ok"), "--steps", "1", "--stf-reference", "64",
+                           "--threads", "1"]) == 0
+    assert load_checkpoint(tmp_path / "ok", "points").history["train_config"]["stf_reference"] == 64

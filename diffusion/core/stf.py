@@ -19,6 +19,14 @@ from __future__ import annotations
 import torch
 
 
+def posterior_logits(x: torch.Tensor, pool: torch.Tensor, half_sq: torch.Tensor, root: torch.Tensor,
+                     var: torch.Tensor) -> torch.Tensor:
+    """log q(x_t | x0 = pool_i) up to a per-row constant: x (B, D) flat x_t, pool (N, D), half_sq (N,)
+    = ||pool_i||^2 / 2, root and var (B, 1) = sqrt(ab) and 1 - ab -> (B, N); softmax over N gives
+    the posterior weights of the pool's examples (shared with `models.exact.ExactDenoiser`)."""
+    return (root * (x @ pool.T) - root * root * half_sq) / var
+
+
 def stf_eps_target(x_t: torch.Tensor, x0: torch.Tensor, y: torch.Tensor, root: torch.Tensor,
                    sigma: torch.Tensor, ref_x: torch.Tensor, ref_y: torch.Tensor, null_label: int) -> torch.Tensor:
     """x_t, x0 (B, *shape); y (B,) labels after label dropout (null_label: any class); root, sigma (B,)
@@ -31,7 +39,7 @@ def stf_eps_target(x_t: torch.Tensor, x0: torch.Tensor, y: torch.Tensor, root: t
     root, sigma = root.reshape(b, 1).to(xt.dtype), sigma.reshape(b, 1).to(xt.dtype)
     ab, var = root * root, sigma * sigma
     own_logit = (root * (xt * own).sum(1, keepdim=True) - ab * own.pow(2).sum(1, keepdim=True) / 2) / var
-    ref_logits = (root * (xt @ ref.T) - ab * ref.pow(2).sum(1) / 2) / var
+    ref_logits = posterior_logits(xt, ref, ref.pow(2).sum(1) / 2, root, var)
     same = (ref_y.unsqueeze(0) == y.unsqueeze(1)) | (y == null_label).unsqueeze(1)
     ref_logits = ref_logits.masked_fill(~same, float("-inf"))
     w = torch.softmax(torch.cat([own_logit, ref_logits], dim=1), dim=1)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..core.stf import posterior_logits
+
 ROWS = 256  # rows per softmax: bounds memory at ROWS x N float64
 # Below this many multiply-adds per step (rows x pool x dims) the work is many small ops, where a
 # second OpenMP thread adds only barrier waits: a 2D pool of 2000 points ran 12x slower on two
@@ -51,7 +53,7 @@ class ExactDenoiser(nn.Module):
         """E[x0 | x_t, y=label] for flat rows x (B, D) float64 at alpha_bar ab (B, 1)."""
         part = self.slices[label]
         pool, half_sq = self.pool[part], self.half_sq[part]
-        logits = (ab.sqrt() * (x @ pool.T) - ab * half_sq) / (1.0 - ab)
+        logits = posterior_logits(x, pool, half_sq, ab.sqrt(), 1.0 - ab)
         return torch.softmax(logits, dim=1) @ pool
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
