@@ -15,6 +15,7 @@ import shlex
 import sys
 
 from .inputs import Param, Parser, SEED, run
+from .training.grow import init_from
 from .training.presets import default_out, kinds, preset
 from .training.tasks import make_task
 from .training.trainer import TrainConfig, Trainer
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help='model config fields as JSON over the preset\'s, e.g. \'{"channels": [8, 16, 32]}\'')
     ap.add_argument("--labels", nargs="+", help="train on these classes only (default: all)")
     ap.add_argument("--fresh", action="store_true", help="ignore a train state in --out")
+    ap.add_argument("--init-from", metavar="DIR",
+                    help="start from this smaller run's state (weights, moments, step): grow it, e.g. with "
+                         "--model '{\"extra_blocks\": [0, 1, 1]}' (mnist); a train state in --out still wins")
     args = ap.parse_args(argv)
 
     config = preset(args.kind)
@@ -69,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(make_task(config), config)
     if not args.fresh and trainer.resume(config.out):
         print(f"resuming {config.out} at step {trainer.step} of {config.steps}", file=sys.stderr)
+    elif args.init_from is not None:
+        init_from(trainer, args.init_from)
+        print(f"growing {args.init_from} (step {trainer.step}) into {config.out}", file=sys.stderr)
     if trainer.step >= config.steps:
         print(f"{config.out} is already trained to {trainer.step} steps (use --steps or --fresh)",
               file=sys.stderr)

@@ -156,6 +156,8 @@ def test_rejected_files(points_ck, tmp_path, edit, needle):
     (dict(channels=[36, 8, 8]), "config.json does not describe a buildable UNet"),
     (dict(channels=[4, 8]), "config.json: channels=[4, 8] is not allowed; allowed: 3 integers in 4..256"),
     (dict(emb_dim=2), "config.json: emb_dim=2 is not allowed; allowed: an integer in 8..1024"),
+    (dict(extra_blocks=[0, 5, 0]), "config.json: extra_blocks=5 is not allowed; allowed: an integer in 0..2"),
+    (dict(extra_blocks=[0, 1]), "config.json: extra_blocks=[0, 1] is not allowed; allowed: 3 integers in 0..2"),
     (dict(labels=["3", "x"]), "diffusion.json: labels=['3', 'x'] are not allowed for mnist"),
 ])
 def test_rejected_unet_configs(tmp_path, change, needle):

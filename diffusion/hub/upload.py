@@ -44,7 +44,10 @@ DTYPES = ("F32", "F16", "BF16")
 # config.json: the constructor's arguments and their ranges (num_classes is checked against labels).
 MODEL_ARGS = {
     "PointDenoiser": {"num_classes": (1, 10), "width": (8, 1024), "depth": (1, 12), "fourier": (0, 16)},
-    "UNet": {"num_classes": (1, 10), "channels": (4, 256), "emb_dim": (8, 1024), "dropout": (0.0, 0.9)}}
+    "UNet": {"num_classes": (1, 10), "channels": (4, 256), "emb_dim": (8, 1024), "dropout": (0.0, 0.9),
+             "extra_blocks": (0, 2)}}
+LIST_ARGS = ("channels", "extra_blocks")  # 3 integers each, one per resolution
+OPTIONAL_ARGS = ("extra_blocks",)  # newer than the first checkpoints, so configs may lack it
 # diffusion.json: DiffusionConfig's fields; the first three are required, the others have defaults.
 DIFFUSION_KEYS = tuple(f.name for f in fields(DiffusionConfig))
 DEFAULTS = {f.name: f.default for f in fields(DiffusionConfig)[3:]}
@@ -185,17 +188,19 @@ def check_diffusion(raw: dict) -> dict:
 def check_model_config(raw: dict, architecture: str, num_labels: int) -> dict:
     """config.json: exactly the constructor's arguments, in range, num_classes == len(labels)."""
     spec = MODEL_ARGS[architecture]
-    if set(raw) != set(spec):
+    required = set(spec) - set(OPTIONAL_ARGS)
+    if not required <= set(raw) <= set(spec):
+        optional = sorted(set(spec) & set(OPTIONAL_ARGS))
         raise UploadError(f"config.json has keys {sorted(raw)}; allowed for {architecture}: "
-                          f"exactly {sorted(spec)}")
-    for key, (lo, hi) in spec.items():
-        value = raw[key]
-        if key == "channels":
+                          f"exactly {sorted(required)}" + (f", optionally {optional}" if optional else ""))
+    for key, value in raw.items():
+        lo, hi = spec[key]
+        if key in LIST_ARGS:
             if not isinstance(value, list) or len(value) != 3:
-                raise UploadError(f"config.json: channels={value!r} is not allowed; allowed: "
+                raise UploadError(f"config.json: {key}={value!r} is not allowed; allowed: "
                                   f"3 integers in {lo}..{hi}")
             for v in value:
-                _number("config.json", "channels", v, lo, hi)
+                _number("config.json", key, v, lo, hi)
         else:
             _number("config.json", key, value, lo, hi, integer=key != "dropout")
     if raw["num_classes"] != num_labels:

@@ -1,7 +1,8 @@
 """A class-conditioned U-Net for 28x28 digits, `model(x_t, t, y) -> eps`.
 
 Three resolutions (28, 14, 7) with residual blocks (GroupNorm, SiLU, the (t, y) embedding added
-between the two convolutions), self-attention at 7x7, skip connections by concatenation.
+between the two convolutions), self-attention at 7x7, skip connections by concatenation; `extra_blocks` adds residual blocks per level
+that start as the identity, so a trained network can grow deeper without forgetting (`training.grow`).
 The (t, y) dependence is split off into `embed` (see `diffusion.models.layers.ConditionedDenoiser`), so a
 sampler can embed a whole run up front and share the label-free stem between cond and uncond rows.
 """
@@ -37,6 +38,14 @@ class ResBlock(nn.Module):
         return add_rows(self.skip(x), h)
 
 
+def identity_block(ch: int, emb_dim: int, dropout: float) -> ResBlock:
+    """A ResBlock whose residual branch starts at zero: the identity until training moves it."""
+    block = ResBlock(ch, ch, emb_dim, dropout)
+    nn.init.zeros_(block.conv2.weight)
+    nn.init.zeros_(block.conv2.bias)
+    return block
+
+
 class Attention(nn.Module):
     """Single-head self-attention over the H*W positions, with a residual connection."""
 
@@ -55,9 +64,10 @@ class UNet(ConditionedDenoiser, PyTorchModelHubMixin):
     """x (B, 1, 28, 28), t (B,), y (B,) in 0..num_classes (num_classes = empty label) -> eps."""
 
     def __init__(self, num_classes: int = 10, channels: tuple | list = (16, 32, 96),
-                 emb_dim: int = 128, dropout: float = 0.0):
+                 emb_dim: int = 128, dropout: float = 0.0, extra_blocks: tuple | list = (0, 0, 0)):
         super().__init__()
         c0, c1, c2 = channels
+        n0, n1, n2 = extra_blocks
         self.num_classes = num_classes
         self.cond = ConditionEmbedding(num_classes, emb_dim)
         self.conv_in = nn.Conv2d(1, c0, 3, padding=1)
@@ -70,23 +80,40 @@ class UNet(ConditionedDenoiser, PyTorchModelHubMixin):
         self.mid2 = ResBlock(c2, c2, emb_dim, dropout)
         self.up1 = ResBlock(c2 + c1, c1, emb_dim, dropout)
         self.up0 = ResBlock(c1 + c0, c0, emb_dim, dropout)
+
+        def more(ch: int, n: int) -> nn.ModuleList:
+            return nn.ModuleList([identity_block(ch, emb_dim, dropout) for _ in range(n)])
+
+        # empty by default, so models without extra blocks keep their state-dict keys
+        self.down_more, self.up_more = (nn.ModuleList([more(c0, n0), more(c1, n1)]) for _ in range(2))
+        self.mid_more = more(c2, n2)
         self.out = nn.Sequential(_norm(c0), nn.SiLU(), nn.Conv2d(c0, 1, 3, padding=1))
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
+    def stages(self) -> list[list[ResBlock]]:
+        """The residual blocks in the order `trunk` runs them, one list per stage."""
+        return [[self.down0, *self.down_more[0]], [self.down1, *self.down_more[1]], [self.mid1],
+                [self.mid2, *self.mid_more], [self.up1, *self.up_more[1]], [self.up0, *self.up_more[0]]]
+
     def emb_layers(self) -> list[nn.Module]:
-        return [b.emb for b in (self.down0, self.down1, self.mid1, self.mid2, self.up1, self.up0)]
+        return [b.emb for stage in self.stages() for b in stage]
 
     def trunk(self, x: torch.Tensor, embs: list[torch.Tensor]) -> torch.Tensor:
         """x (B, 1, 28, 28), embs from `embed` with k B rows each -> eps (k B, 1, 28, 28)."""
         if self.down0.conv1.weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # follow `inference.prepare`'s layout
-        e_down0, e_down1, e_mid1, e_mid2, e_up1, e_up0 = embs
-        h0 = self.down0.body(self.conv_in(x), e_down0)  # 28x28; B -> k B rows here
-        h1 = self.down1.body(self.pool0(h0), e_down1)  # 14x14
-        h = self.mid1.body(self.pool1(h1), e_mid1)  # 7x7
-        h = self.mid2.body(self.attn(h), e_mid2)
-        h = self.up1.body(torch.cat([self.upsample(h), h1], 1), e_up1)
-        h = self.up0.body(torch.cat([self.upsample(h), h0], 1), e_up0)
+        stages, embs = iter(self.stages()), iter(embs)
+
+        def stage(h: torch.Tensor) -> torch.Tensor:  # the next stage's blocks, each with its embedding
+            for block in next(stages):
+                h = block.body(h, next(embs))
+            return h
+
+        h0 = stage(self.conv_in(x))  # 28x28; B -> k B rows here
+        h1 = stage(self.pool0(h0))  # 14x14
+        h = stage(self.attn(stage(self.pool1(h1))))  # 7x7: mid1, attention, mid2
+        h = stage(torch.cat([self.upsample(h), h1], 1))
+        h = stage(torch.cat([self.upsample(h), h0], 1))
         return self.out[2](norm_act(self.out[0], h))  # out = GroupNorm, SiLU, Conv
