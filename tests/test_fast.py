@@ -50,7 +50,7 @@ def models():
                                                   (0.0, "ddpm", 0.0), (3.0, "ddim", 0.5)])
 def test_fast_sampler_path_equals_plain_path(case, guidance, sampler, eta):
     """Precomputed embeddings, the shared stem and the batched guidance vs the model's forward on
-    the doubled batch at every step, same (prepared) weights: every frame to 1e-4."""
+    the doubled batch at every step, same (prepared) weights: every frame to float rounding (see below)."""
     _, model, shape, classes = case
     model = prepare(copy.deepcopy(model))
     diffusion = GaussianDiffusion.from_schedule("cosine", 1000)
@@ -59,8 +59,11 @@ def test_fast_sampler_path_equals_plain_path(case, guidance, sampler, eta):
     plain = sample(PlainForward(model), diffusion, y, shape, classes,
                    generator=torch.Generator().manual_seed(3), **kw)
     fast = sample(model, diffusion, y, shape, classes, generator=torch.Generator().manual_seed(3), **kw)
-    torch.testing.assert_close(fast.xs, plain.xs, atol=1e-4, rtol=0)
-    torch.testing.assert_close(fast.x0s, plain.x0s, atol=1e-4, rtol=0)
+    # x0 = (x_t - sqrt(1 - a) eps) / sqrt(a) at t = 999 (sqrt(a) = 4.9e-5) turns the float32 rounding of eps,
+    # which differs between batch shapes as oneDNN picks its kernels per machine, into up to ~5e-3 on a
+    # frame (measured on the 2026-12-03 machine); a scale off by 5% moves a frame by 0.48, a wrong label by 2.
+    torch.testing.assert_close(fast.xs, plain.xs, atol=2e-2, rtol=0)
+    torch.testing.assert_close(fast.x0s, plain.x0s, atol=2e-2, rtol=0)
 
 
 @pytest.mark.parametrize("case", list(models()), ids=lambda c: c[0])
