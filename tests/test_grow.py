@@ -55,3 +55,25 @@ def test_init_from_a_model_that_does_not_fit_names_the_tensor(tmp_path):
         run(tmp_path, "wide", 2, {**TINY, "channels": [8, 16, 48]}, "--init-from", str(tmp_path / "small"))
     with pytest.raises(ValueError, match=r"init-from=.*nothing.*model.safetensors is missing"):
         run(tmp_path, "x", 2, TINY, "--init-from", str(tmp_path / "nothing"))
+
+
+def test_the_grown_optimizer_keeps_the_smaller_runs_moments_by_name(tmp_path):
+    from safetensors.torch import load_file
+
+    from diffusion.training.grow import init_from
+    from diffusion.training.presets import preset
+    from diffusion.training.tasks import make_task
+    from diffusion.training.trainer import TrainConfig, Trainer
+    assert run(tmp_path, "small", 2, TINY) == 0
+    config = preset("mnist")
+    config.update(steps=4, batch_size=8, threads=1, model={**TINY, "extra_blocks": [1, 1, 1]})
+    big = TrainConfig(kind="mnist", out=str(tmp_path / "big"), **config)
+    trainer = Trainer(make_task(big), big)
+    init_from(trainer, tmp_path / "small")
+    saved = load_file(tmp_path / "small" / "train_state.safetensors")
+    small_names = [n for n, _ in UNet(**TINY).named_parameters()]
+    params = dict(trainer.model.named_parameters())
+    for i, name in enumerate(small_names):
+        assert torch.equal(trainer.opt.state[params[name]]["exp_avg"], saved[f"opt.{i}.exp_avg"]), name
+    new = [p for n, p in params.items() if n not in small_names]
+    assert new and all(p not in trainer.opt.state for p in new)
