@@ -97,6 +97,11 @@ class UNet(ConditionedDenoiser, PyTorchModelHubMixin):
         return [[self.down0, *self.down_more[0]], [self.down1, *self.down_more[1]], [self.mid1],
                 [self.mid2, *self.mid_more], [self.up1, *self.up_more[1]], [self.up0, *self.up_more[0]]]
 
+    @staticmethod
+    def is_growth_key(name: str) -> bool:
+        """True for a state-dict key of an extra block (they live in the *_more module lists)."""
+        return name.split(".", 1)[0] in ("down_more", "up_more", "mid_more")
+
     def emb_layers(self) -> list[nn.Module]:
         return [b.emb for stage in self.stages() for b in stage]
 

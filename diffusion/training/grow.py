@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from .trainer import load_moments
+
 
 def _merged(model: torch.nn.Module, base: dict[str, torch.Tensor], source: Path) -> dict[str, torch.Tensor]:
     """model's state with every tensor of `base` put in; ValueError naming the first that does not fit."""
@@ -28,7 +30,8 @@ def _merged(model: torch.nn.Module, base: dict[str, torch.Tensor], source: Path)
             raise ValueError(f"--init-from={source} is not allowed: its tensor {name} has shape "
                              f"{tuple(tensor.shape)}, this model's {tuple(state[name].shape)}")
     new = sorted(set(state) - set(base))
-    foreign = [k for k in new if "_more." not in k]  # extra blocks live in the *_more module lists
+    is_growth = getattr(model, "is_growth_key", lambda key: False)  # models that cannot grow have no new keys
+    foreign = [k for k in new if not is_growth(k)]
     if foreign:
         raise ValueError(f"--init-from={source} is not allowed: it lacks {foreign[0]}, which is not part of an "
                          f"extra block (allowed: a checkpoint of the same model with fewer extra blocks)")
@@ -50,12 +53,9 @@ def init_from(trainer, folder: str | Path) -> None:
     # The train state numbers optimizer moments by position among the smaller model's parameters; the grown
     # model registers the same modules in the same order with the new ones added, so the shared names keep
     # their relative order (safetensors sorts its keys, so the file cannot give the order).
-    params = dict(trainer.model.named_parameters())
-    old_order = [k for k in params if k in raw]
-    for i, name in enumerate(old_order):
-        moments = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
-        if moments:
-            trainer.opt.state[params[name]] = moments
+    # The grown model registers the smaller one's modules in the same order, new ones added, so its shared
+    # parameters keep the positions the moments were saved under (safetensors sorts keys: no order in the file).
+    load_moments(trainer.opt, [p for k, p in trainer.model.named_parameters() if k in raw], tensors)
     if "rng" in tensors:
         trainer.gen.set_state(tensors["rng"])
     history = json.loads((folder / "history.json").read_text())

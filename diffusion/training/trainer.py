@@ -20,6 +20,16 @@ from tqdm.auto import tqdm
 from ..models.checkpoint import load_model, save_checkpoint
 
 
+def load_moments(opt: torch.optim.Optimizer, saved_order: list[torch.nn.Parameter],
+                 tensors: dict[str, torch.Tensor]) -> None:
+    """Put the train state's AdamW moments (`opt.{i}.*`, numbered by position among the saved model's
+    parameters) on `saved_order[i]`; resume passes this model's parameters, growing the shared ones."""
+    for i, param in enumerate(saved_order):
+        moments = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
+        if moments:
+            opt.state[param] = moments
+
+
 @dataclass
 class TrainConfig:
     kind: str
@@ -161,10 +171,7 @@ class Trainer:
         tensors = load_file(folder / "train_state.safetensors")
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
         self.ema.load_state_dict(load_model(type(self.ema), folder).state_dict(), strict=True)
-        for i, p in enumerate(self.model.parameters()):
-            st = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
-            if st:
-                self.opt.state[p] = st
+        load_moments(self.opt, list(self.model.parameters()), tensors)
         self.gen.set_state(tensors["rng"])
         self.history = json.loads((folder / "history.json").read_text())
         self.step = json.loads((folder / "train_state.json").read_text())["step"]
