@@ -50,9 +50,6 @@ def init_from(trainer, folder: str | Path) -> None:
     tensors = load_file(state_file) if state_file.is_file() else {}
     raw = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")} or ema
     trainer.model.load_state_dict(_merged(trainer.model, raw, folder), strict=True)
-    # The train state numbers optimizer moments by position among the smaller model's parameters; the grown
-    # model registers the same modules in the same order with the new ones added, so the shared names keep
-    # their relative order (safetensors sorts its keys, so the file cannot give the order).
     # The grown model registers the smaller one's modules in the same order, new ones added, so its shared
     # parameters keep the positions the moments were saved under (safetensors sorts keys: no order in the file).
     load_moments(trainer.opt, [p for k, p in trainer.model.named_parameters() if k in raw], tensors)

@@ -24,10 +24,14 @@ def load_moments(opt: torch.optim.Optimizer, saved_order: list[torch.nn.Paramete
                  tensors: dict[str, torch.Tensor]) -> None:
     """Put the train state's AdamW moments (`opt.{i}.*`, numbered by position among the saved model's
     parameters) on `saved_order[i]`; resume passes this model's parameters, growing the shared ones."""
+    by_position: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():  # one pass over the file's keys, not one per parameter
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            by_position.setdefault(int(i), {})[name] = value
     for i, param in enumerate(saved_order):
-        moments = {k.split(".", 2)[2]: v for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
-        if moments:
-            opt.state[param] = moments
+        if i in by_position:
+            opt.state[param] = by_position[i]
 
 
 @dataclass
