@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="checkpoint folder (default: checkpoints/KIND)")
     for p in (TRAIN_STEPS, BATCH, LR, P_UNCOND, SEED, THREADS, STF, WIDTH, DEPTH):
         ap.add_argument(f"--{p.name}", help=f"{p.help} ({p.allowed()}; default: the preset's)")
+    ap.add_argument("--t-band", nargs=3, type=float, metavar=("LO", "HI", "WEIGHT"),
+                    help="draw training timesteps in [LO, HI) WEIGHT times as often as the rest (0 <= LO < HI <= T, "
+                         "WEIGHT in 0..1000; default: uniform)")
     ap.add_argument("--model", help='model config fields as JSON over the preset\'s, e.g. \'{"channels": [8, 16, 32]}\'')
     ap.add_argument("--labels", nargs="+", help="train on these classes only (default: all)")
     ap.add_argument("--fresh", action="store_true", help="ignore a train state in --out")
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--model={args.model!r} is not allowed; allowed: a JSON object with keys of "
                              f"{sorted(config.get('model', {}))}")
         config["model"] = {**config.get("model", {}), **extra}
+    if args.t_band is not None:
+        config["t_band"] = [int(v) if v.is_integer() else v for v in args.t_band]
     if args.labels is not None:
         config["labels"] = list(args.labels)
     command = "python -m diffusion.train " + shlex.join(argv if argv is not None else sys.argv[1:])

@@ -32,6 +32,43 @@ def counting_model():
     return CountingModel()
 
 
+class RecordingModel(torch.nn.Module):
+    """A trainable stand-in denoiser (eps = w x) that keeps the t and y of its last call."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen_t = self.seen_y = None
+
+    def forward(self, x, t, y):
+        self.seen_t, self.seen_y = t, y
+        return x * self.w
+
+
+def points_train_config(tmp_path, **kw):
+    """A tiny points run (T = 100, two classes) with the training options in kw."""
+    from diffusion.training.trainer import TrainConfig
+    return TrainConfig(kind="points", out=str(tmp_path / "ck"), steps=4, batch_size=32, lr=1e-3, warmup=1,
+                       schedule="linear", timesteps=100, labels=["spiral", "moons"],
+                       model=dict(width=16, depth=1, fourier=2), eval_every=2, save_every=2, threads=1, **kw)
+
+
+def changes_the_loss_not_the_validation(plain, other):
+    """Trainers of the two configs from the same weights: their validation losses are equal and
+    their training losses on one batch and generator are not. Returns the second trainer."""
+    from diffusion.training.tasks import DiffusionTask
+    from diffusion.training.trainer import Trainer
+    a, b = Trainer(DiffusionTask(plain), plain), Trainer(DiffusionTask(other), other)
+    b.model.load_state_dict(a.model.state_dict())
+    b.ema.load_state_dict(a.ema.state_dict())
+    assert a.validate() == b.validate()
+    batch = a.task.batch(0, torch.Generator().manual_seed(0))
+    la = a.task.loss(a.model, batch, torch.Generator().manual_seed(3))
+    lb = b.task.loss(b.model, batch, torch.Generator().manual_seed(3))
+    assert torch.isfinite(lb) and la != lb
+    return b
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import CountingModel
+from conftest import CountingModel, RecordingModel
 from diffusion.core.gaussian import GaussianDiffusion
 from diffusion.core.guidance import guided_eps
 from diffusion.core.sampling import sample, sample_frames
@@ -124,17 +124,6 @@ def test_what_the_math_needs_is_checked_by_the_core(diffusion, counting_model, k
     with pytest.raises(ValueError, match=msg):
         sample(counting_model, diffusion, torch.tensor([0]), (2,), 3,
                generator=torch.Generator().manual_seed(0), **kw)
-
-
-class RecordingModel(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-        self.seen_y = None
-
-    def forward(self, x, t, y):
-        self.seen_y = y
-        return x * self.w
 
 
 @pytest.mark.parametrize("p", [0.0, 0.2, 1.0])

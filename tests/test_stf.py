@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import changes_the_loss_not_the_validation, points_train_config
 from diffusion import train as train_cli
 from diffusion.core.gaussian import GaussianDiffusion
 from diffusion.core.stf import stf_eps_target
 from diffusion.models.checkpoint import load_checkpoint
 from diffusion.models.exact import ExactDenoiser
-from diffusion.training.tasks import DiffusionTask
-from diffusion.training.trainer import TrainConfig, Trainer
 
 DIFF = GaussianDiffusion.from_schedule("cosine", 1000)
 ROOT = torch.from_numpy(np.sqrt(DIFF.alphas_cumprod_f64))
@@ -72,22 +71,9 @@ def test_a_row_of_one_class_never_takes_weight_from_another_class():
     assert (mixed - plain).abs().max() > 1e-3  # the empty-set label averages over every class
 
 
-def config(tmp_path, **kw):
-    return TrainConfig(kind="points", out=str(tmp_path / "ck"), steps=4, batch_size=32, lr=1e-3, warmup=1,
-                       schedule="linear", timesteps=100, labels=["spiral", "moons"],
-                       model=dict(width=16, depth=1, fourier=2), eval_every=2, save_every=2, threads=1, **kw)
-
-
 def test_the_training_option_changes_the_loss_not_the_validation_and_names_itself_in_the_card(tmp_path):
-    plain, stf = config(tmp_path / "a"), config(tmp_path / "b", stf_reference=256)
-    a, b = Trainer(DiffusionTask(plain), plain), Trainer(DiffusionTask(stf), stf)
-    b.model.load_state_dict(a.model.state_dict())
-    b.ema.load_state_dict(a.ema.state_dict())
-    assert a.validate() == b.validate()
-    batch = a.task.batch(0, torch.Generator().manual_seed(0))
-    la = a.task.loss(a.model, batch, torch.Generator().manual_seed(3))
-    lb = b.task.loss(b.model, batch, torch.Generator().manual_seed(3))
-    assert torch.isfinite(lb) and la != lb
+    stf = points_train_config(tmp_path / "b", stf_reference=256)
+    b = changes_the_loss_not_the_validation(points_train_config(tmp_path / "a"), stf)
     b.run(progress=False)
     assert "Stable Target Field targets over 256 reference examples" in (tmp_path / "b" / "ck" / "README.md").read_text()
 

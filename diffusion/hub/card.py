@@ -27,7 +27,8 @@ def diffusion_rows(task, c) -> list[str]:
             f"| noise schedule | {c.schedule}, T = {c.timesteps}, predicts eps |",
             f"| label dropout p_uncond | {c.p_uncond} |",
             f"| loss | MSE on eps{f', Min-SNR-{c.min_snr_gamma:g} weighting' if c.min_snr_gamma else ''}"
-            f"{f', Stable Target Field targets over {c.stf_reference:,} reference examples' if c.stf_reference else ''} |"]
+            f"{f', Stable Target Field targets over {c.stf_reference:,} reference examples' if c.stf_reference else ''}"
+            f"{f', t in [{c.t_band[0]:g}, {c.t_band[1]:g}) drawn {c.t_band[2]:g}x as often as the rest' if c.t_band else ''} |"]
 
 
 def training_card(task, trainer) -> str:

@@ -32,6 +32,7 @@ class DiffusionTask(WorldTask):
             self.card_intro = ("A deliberately smaller and shorter-trained version of the world's denoiser, "
                                "with the same labels, noise schedule and label dropout: the weak model D_0 "
                                "of autoguidance (Karras et al. 2024), eps = eps_0 + s (eps - eps_0).")
+        self.t_density = self.diffusion.band_density(config.t_band) if config.t_band else None
 
     def make_model(self):
         return self.world.make_model(len(self.labels), **self.config.model)
@@ -47,7 +48,8 @@ class DiffusionTask(WorldTask):
         n = 0 if validation else self.config.stf_reference  # validation keeps the plain, comparable target
         reference = self.data.reference(gen, n) if n else None
         return self.diffusion.training_loss(model, x0, y, len(self.labels), p, gen,
-                                            self.config.min_snr_gamma, reference)
+                                            self.config.min_snr_gamma, reference,
+                                            None if validation else self.t_density)
 
 
 class LenetTask:

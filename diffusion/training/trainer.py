@@ -57,6 +57,7 @@ class TrainConfig:
     threads: int = 2
     min_snr_gamma: float = 0.0  # > 0: Min-SNR loss weighting (see GaussianDiffusion.training_loss)
     stf_reference: int = 0  # > 0: Stable Target Field targets over this many further examples (core.stf)
+    t_band: list = field(default_factory=list)  # [lo, hi, weight]: t in [lo, hi) drawn weight x as often
     command: str = ""  # the command line that started the run, for the model card
 
 
