@@ -1,6 +1,8 @@
 """Diagnostic (not shipped): which noise range makes the network's unconditional digits malformed?
-Samples guidance 0 with the exact denoiser for t >= T0 and the network below (and the reverse)."""
-import sys, time
+Samples guidance 0 with the exact denoiser for t >= T0 and the network below (and the reverse); with
+EXPERT=DIR in the environment, also that checkpoint for t >= T0 and the network below (an expert pair).
+  PYTHONPATH=. .venv/bin/python resume/diagnostics/hybrid.py SNAP N_PER_CLASS T0 [T0 ...]"""
+import os, sys, time
 import numpy as np, torch
 from diffusion.guided_sampler import GuidedSampler
 from diffusion.models.checkpoint import Checkpoint, load_checkpoint, CHECKPOINTS
@@ -31,6 +33,10 @@ def run(name, s):
 N, E = net.checkpoint.model, ex.checkpoint.model
 run("network", net)
 run("exact", ex)
+expert = os.environ.get("EXPERT")
+X = GuidedSampler.load("mnist", expert).checkpoint.model if expert else None
 for t0 in map(int, sys.argv[3:]):
+    if X is not None:
+        run(f"expert t>={t0}, net below", GuidedSampler(Checkpoint(Hybrid(X, N, t0), net.checkpoint.config), spacing=net.spacing))
     run(f"exact t>={t0}, net below", GuidedSampler(Checkpoint(Hybrid(E, N, t0), net.checkpoint.config), spacing=net.spacing))
     run(f"net t>={t0}, exact below", GuidedSampler(Checkpoint(Hybrid(N, E, t0), net.checkpoint.config), spacing=net.spacing))
