@@ -6,7 +6,6 @@ from diffusion.worlds.mnist_data import load_mnist
 torch.set_num_threads(2)
 x, y = load_mnist("test")
 x0 = x[:200].float(); print(x0.shape, x0.min().item(), x0.max().item())
-g = torch.Generator().manual_seed(0)
 for snap in sys.argv[1:]:
     net = GuidedSampler.load("mnist", snap); ex = net.exact(2000, 0)
     N, E, D = net.checkpoint.model, ex.checkpoint.model, net.checkpoint.diffusion
