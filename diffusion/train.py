@@ -27,6 +27,7 @@ P_UNCOND = Param("p-uncond", float, 0.0, 1.0, help="label dropout probability")
 THREADS = Param("threads", int, 1, 256, help="torch threads")
 STF = Param("stf-reference", int, 0, 100_000,
             help="Stable Target Field: average each target over this many further training examples (0: plain targets)")
+T_BAND = Param("t-band", float, 0.0, 1000.0, help="one number of LO HI WEIGHT")
 WIDTH = Param("width", int, 8, 1024, help="MLP width (vector worlds)")
 DEPTH = Param("depth", int, 1, 12, help="residual blocks (vector worlds)")
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="checkpoint folder (default: checkpoints/KIND)")
     for p in (TRAIN_STEPS, BATCH, LR, P_UNCOND, SEED, THREADS, STF, WIDTH, DEPTH):
         ap.add_argument(f"--{p.name}", help=f"{p.help} ({p.allowed()}; default: the preset's)")
-    ap.add_argument("--t-band", nargs=3, type=float, metavar=("LO", "HI", "WEIGHT"),
+    ap.add_argument("--t-band", nargs=3, metavar=("LO", "HI", "WEIGHT"),
                     help="draw training timesteps in [LO, HI) WEIGHT times as often as the rest (0 <= LO < HI <= T, "
                          "WEIGHT in 0..1000; default: uniform)")
     ap.add_argument("--model", help='model config fields as JSON over the preset\'s, e.g. \'{"channels": [8, 16, 32]}\'')
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"{sorted(config.get('model', {}))}")
         config["model"] = {**config.get("model", {}), **extra}
     if args.t_band is not None:
-        config["t_band"] = [int(v) if v.is_integer() else v for v in args.t_band]
+        band = [T_BAND.parse(v) for v in args.t_band]  # the band's shape is checked by schedules.band_density
+        config["t_band"] = [int(v) if v.is_integer() else v for v in band]
     if args.labels is not None:
         config["labels"] = list(args.labels)
     command = "python -m diffusion.train " + shlex.join(argv if argv is not None else sys.argv[1:])

@@ -116,7 +116,7 @@ class GaussianDiffusion:
         the near-clean steps, whose eps is hard to predict but matters little, stop dominating.
         With `reference` (further training examples (n, *shape) and their labels (n,)) the target is
         the Stable Target Field eps of `core.stf` instead of the row's own noise.
-        With `t_density` ((T,) relative weights, `band_density`) t is drawn from it instead of
+        With `t_density` ((T,) relative weights, `schedules.band_density`) t is drawn from it instead of
         uniformly: the minimiser at each t is unchanged, the share of the updates each t gets is not.
         """
         b = x0.shape[0]
@@ -136,22 +136,6 @@ class GaussianDiffusion:
         weight = snr.clamp(max=min_snr_gamma) / snr
         per_sample = (model(x_t, self.model_timesteps[t], y) - noise).pow(2).flatten(1).mean(1)
         return (weight * per_sample).mean()
-
-    def band_density(self, band: Sequence[float]) -> torch.Tensor:
-        """(T,) relative weights of the timesteps: `weight` in [lo, hi), 1 elsewhere, for band =
-        (lo, hi, weight) with 0 <= lo < hi <= T and 0 <= weight <= 1000 (ValueError otherwise)."""
-        if len(band) != 3:
-            raise invalid("t_band", list(band), "three numbers: lo hi weight")
-        lo, hi, weight = band
-        if not (float(lo).is_integer() and float(hi).is_integer() and 0 <= lo < hi <= self.num_steps):
-            raise invalid("t_band", list(band), f"integers 0 <= lo < hi <= {self.num_steps}")
-        if not 0 <= weight <= 1000:
-            raise invalid("t_band", list(band), "a weight in 0..1000")
-        density = torch.ones(self.num_steps, dtype=torch.float64)
-        density[int(lo):int(hi)] = float(weight)
-        if density.sum() == 0:
-            raise invalid("t_band", list(band), "a band that leaves some timestep a weight above 0")
-        return density
 
     # Reverse process --------------------------------------------------------------------------
     def step(self, eps: torch.Tensor, i: int, x_t: torch.Tensor, noise: torch.Tensor | None,

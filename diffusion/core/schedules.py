@@ -95,3 +95,20 @@ def space_timesteps(T: int, steps: int, spacing: str = "uniform",
     for i in range(steps - 2, -1, -1):  # ... and below T - 1 (steps <= T leaves room for both)
         ts[i] = min(ts[i], ts[i + 1] - 1)
     return ts
+
+
+def band_density(band, T: int) -> np.ndarray:
+    """(T,) relative weights of the training timesteps: `weight` in [lo, hi), 1 elsewhere, for
+    band = (lo, hi, weight) with 0 <= lo < hi <= T and 0 <= weight <= 1000 (ValueError otherwise)."""
+    if len(band) != 3:
+        raise invalid("t_band", list(band), "three numbers: lo hi weight")
+    lo, hi, weight = band
+    if not (float(lo).is_integer() and float(hi).is_integer() and 0 <= lo < hi <= T):
+        raise invalid("t_band", list(band), f"integers 0 <= lo < hi <= {T}")
+    if not 0 <= weight <= 1000:
+        raise invalid("t_band", list(band), "a weight in 0..1000")
+    density = np.ones(T, dtype=np.float64)
+    density[int(lo):int(hi)] = float(weight)
+    if density.sum() == 0:
+        raise invalid("t_band", list(band), "a band that leaves some timestep a weight above 0")
+    return density

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..core.schedules import band_density
 from ..hub.card import training_card
 from ..models.checkpoint import DiffusionConfig
 from ..models.guidance_models import CLASSIFIER, WEAK, split_kind
@@ -32,7 +33,8 @@ class DiffusionTask(WorldTask):
             self.card_intro = ("A deliberately smaller and shorter-trained version of the world's denoiser, "
                                "with the same labels, noise schedule and label dropout: the weak model D_0 "
                                "of autoguidance (Karras et al. 2024), eps = eps_0 + s (eps - eps_0).")
-        self.t_density = self.diffusion.band_density(config.t_band) if config.t_band else None
+        self.t_density = (torch.from_numpy(band_density(config.t_band, self.diffusion.num_steps))
+                          if config.t_band else None)
 
     def make_model(self):
         return self.world.make_model(len(self.labels), **self.config.model)
