@@ -1,4 +1,4 @@
-"""Noise schedules as pure functions of (name, T), and timestep respacing.
+"""Noise schedules as pure functions of (name, T), timestep respacing, and the training timestep density.
 
 Every function returns a float64 numpy array so that the coefficient tables built from it
 (see `diffusion.gaussian`) carry no float32 rounding from the schedule itself.
@@ -6,6 +6,7 @@ Every function returns a float64 numpy array so that the coefficient tables buil
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def space_timesteps(T: int, steps: int, spacing: str = "uniform",
     return ts
 
 
-def band_density(band, T: int) -> np.ndarray:
+def band_density(band: Sequence[float], T: int) -> np.ndarray:
     """(T,) relative weights of the training timesteps: `weight` in [lo, hi), 1 elsewhere, for
     band = (lo, hi, weight) with 0 <= lo < hi <= T and 0 <= weight <= 1000 (ValueError otherwise)."""
     if len(band) != 3:
