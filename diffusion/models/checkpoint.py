@@ -16,14 +16,16 @@ from typing import Callable
 from torch import nn
 
 from ..core.gaussian import GaussianDiffusion
+from .branches import BranchUNets
 from .classifiers import DigitClassifier, PointClassifier
 from .lenet import LeNet
 from .mlp import PointDenoiser
 from .unet import UNet
 
-# Denoisers, the LeNet judge and the noise-aware classifiers (whose diffusion.json carries the
+# Denoisers (BranchUNets: two U-Nets joined, never trained as one), the LeNet judge and the noise-aware classifiers (whose diffusion.json carries the
 # schedule that gives their t its meaning).
 ARCHITECTURES: dict[str, type[nn.Module]] = {"PointDenoiser": PointDenoiser, "UNet": UNet, "LeNet": LeNet,
+                                             "BranchUNets": BranchUNets,
                                              "PointClassifier": PointClassifier,
                                              "DigitClassifier": DigitClassifier}
 REPO_ROOT = Path(__file__).resolve().parents[2]

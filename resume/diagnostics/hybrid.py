@@ -3,20 +3,14 @@ Samples guidance 0 with the exact denoiser for t >= T0 and the network below (an
 EXPERT=DIR in the environment, also that checkpoint for t >= T0 and the network below (an expert pair).
   PYTHONPATH=. .venv/bin/python resume/diagnostics/hybrid.py SNAP N_PER_CLASS T0 [T0 ...]"""
 import os, sys
-import torch
 from diffusion.guided_sampler import GuidedSampler
 from diffusion.models.checkpoint import Checkpoint
+from hybrid_model import Hybrid
 from judge import score
 
 snap, n = sys.argv[1], int(sys.argv[2])
 net = GuidedSampler.load("mnist", snap); net.spacing = "uniform"
 ex = net.exact(2000, 0)
-
-class Hybrid(torch.nn.Module):
-    def __init__(self, hi, lo, t0):
-        super().__init__(); self.hi, self.lo, self.t0 = hi, lo, t0
-    def forward(self, x, t, y):
-        return (self.hi if int(t.reshape(-1)[0]) >= self.t0 else self.lo)(x, t, y)
 
 def run(name, s):
     score(name, s, n)

@@ -21,3 +21,13 @@ def score(name: str, sampler, n_per_class: int, seed: int = 0) -> None:
     _, f = classify(LENET, digits)
     print(f"{name:28s} conf {confident_share(LENET, f):.1%}  fld {frechet_distance(f, TEST_FEATURES):.2f}  "
           f"({time.time() - start:.0f} s)", flush=True)
+
+
+def accuracy(name: str, sampler, guidance: float, n_per_class: int, seed: int = 0) -> None:
+    """Print the share of n_per_class x 10 digits at `guidance` (100 DDPM steps) that our LeNet reads as the
+    requested digit, and their FLD against the test digits."""
+    start = time.time()
+    digits, labels = generate(sampler, guidance, 100, "ddpm", 0.0, n_per_class, seed)
+    pred, f = classify(LENET, digits)
+    print(f"{name:28s} g{guidance:g} acc {(pred == labels).mean():.3f}  fld {frechet_distance(f, TEST_FEATURES):.2f}  "
+          f"({time.time() - start:.0f} s)", flush=True)
