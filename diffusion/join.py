@@ -13,7 +13,7 @@ import re
 from .inputs import Parser, run
 from .models.branches import BranchUNets
 from .models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .hub.card import EVAL_BEGIN, EVAL_END
+from .hub.card import EVAL_BEGIN, EVAL_END, FRONT_MATTER
 from .worlds import get_world
 
 INTRO = ("Classifier-free guidance's two branches as two U-Nets, joined by `python -m diffusion.join`: the rows of "
@@ -51,8 +51,7 @@ def join(cond_dir, uncond_dir, out) -> Checkpoint:
     cards = [(ck.path / "README.md").read_text() if (ck.path / "README.md").is_file() else
              f"(`{ck.path}` has no training card)" for ck in (cond, uncond)]
     card = "\n\n".join([
-        "---\nlibrary_name: pytorch\nlicense: mit\ntags: [diffusion, classifier-free-guidance, ddpm, "
-        "guided-diffusion-explorer]\n---", f"# {get_world(cond.config.world).title}: class-conditioned denoiser, one U-Net per branch",
+        "\n".join(FRONT_MATTER), f"# {get_world(cond.config.world).title}: class-conditioned denoiser, one U-Net per branch",
         INTRO, f"Joined from `{cond_dir}` (conditional) and `{uncond_dir}` (unconditional).",
         branch_section("Conditional branch (the digits' rows)", cards[0]),
         branch_section("Unconditional branch (the empty label's rows)", cards[1]),

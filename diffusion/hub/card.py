@@ -15,6 +15,8 @@ def _markers(section: str) -> tuple[str, str]:
 EVAL_BEGIN, EVAL_END = _markers("evaluation")
 
 LENET_TITLE = "LeNet-5 style MNIST classifier"
+FRONT_MATTER = ["---", "library_name: pytorch", "license: mit",
+                "tags: [diffusion, classifier-free-guidance, ddpm, guided-diffusion-explorer]", "---"]
 
 
 def _params(model) -> int:
@@ -42,8 +44,7 @@ def training_card(task, trainer) -> str:
     rows = task.card_rows(c) if hasattr(task, "card_rows") else ([] if c.kind == "lenet" else diffusion_rows(task, c))
     intro = getattr(task, "card_intro", "")
     lines = [
-        "---", "library_name: pytorch", "license: mit",
-        "tags: [diffusion, classifier-free-guidance, ddpm, guided-diffusion-explorer]", "---", "",
+        *FRONT_MATTER, "",
         f"# {title}", "", *([intro, ""] if intro else []),
         "Trained from scratch on a 2-core CPU by this project's own code "
         f"(`{c.command or 'python -m diffusion.train ' + c.kind}`). Weights are the EMA weights.", "",
