@@ -19,8 +19,8 @@ from .worlds import get_world
 INTRO = ("Classifier-free guidance's two branches as two U-Nets, joined by `python -m diffusion.join`: the rows of "
          "a digit's label go to the conditional U-Net, the empty label's to the unconditional one, so each branch "
          "has its own weights while a guided step is still one call with both in one batch, and a row costs one "
-         "U-Net. One network trained with label dropout serves both and they compete for its weights (the README's "
-         "issue-15 record: dropout 0.8 made the unconditional digits good and held the conditional ones back).")
+         "U-Net. One network trained with label dropout serves both and they compete for its weights (measured on "
+         "MNIST: dropout 0.8 made the unconditional digits good and held the conditional ones back).")
 
 
 def branch_section(heading: str, card: str) -> str:
