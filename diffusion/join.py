@@ -24,9 +24,9 @@ INTRO = ("Classifier-free guidance's two branches as two U-Nets, joined by `pyth
 
 
 def branch_section(heading: str, card: str) -> str:
-    """A branch's training card without its front matter and evaluation, its headings one level down."""
-    body = re.sub(r"\A---\n.*?\n---\n", "", card, flags=re.S)
-    body = re.sub(re.escape(EVAL_BEGIN) + ".*?" + re.escape(EVAL_END), "", body, flags=re.S)
+    """A branch's training record: its card up to its evaluation (the tables after it measured that network
+    alone, not the pair), without front matter and title, its headings one level down."""
+    body = re.sub(r"\A---\n.*?\n---\n", "", card, flags=re.S).split(EVAL_BEGIN)[0]
     body = re.sub(r"^# .*\n", "", body, count=1, flags=re.M)
     return f"## {heading}\n\n" + re.sub(r"^(#+) ", r"\1## ", body.strip(), flags=re.M)
 

@@ -77,7 +77,7 @@ def test_join_cli_saves_a_loadable_pair_with_both_records(tmp_path, capsys):
     labels = [str(d) for d in range(10)]
     folders = {}
     for name, seed, p in (("c", 0, 0.0), ("u", 1, 0.8)):
-        card = f"---\nlibrary_name: pytorch\n---\n\n# a card\n\n| p_uncond | {p} |\n\n<!-- evaluation:begin -->\nold\n<!-- evaluation:end -->\n"
+        card = f"---\nlibrary_name: pytorch\n---\n\n# a card\n\n| p_uncond | {p} |\n\n<!-- evaluation:begin -->\nold\n<!-- evaluation:end -->\n\n<!-- vs-exact:begin -->\nalone\n<!-- vs-exact:end -->\n"
         folders[name] = save_checkpoint(tmp_path / name, unet(seed), DiffusionConfig("mnist", labels, "UNet", "cosine", 1000, p),
                                         {"step": seed}, card)
     assert main(["--cond", str(folders["c"]), "--uncond", str(folders["u"]), "--out", str(tmp_path / "pair")]) == 0
@@ -85,8 +85,16 @@ def test_join_cli_saves_a_loadable_pair_with_both_records(tmp_path, capsys):
     assert isinstance(ck.model, BranchUNets) and ck.config.architecture == "BranchUNets" and ck.config.p_uncond == 0.8
     assert ck.history == {"branches": {"cond": {"step": 0}, "uncond": {"step": 1}}}
     card = (tmp_path / "pair" / "README.md").read_text()
-    assert "| p_uncond | 0.0 |" in card and "| p_uncond | 0.8 |" in card and "old" not in card
+    assert "| p_uncond | 0.0 |" in card and "| p_uncond | 0.8 |" in card and "old" not in card and "alone" not in card
     assert card.count("<!-- evaluation:begin -->") == 1
     other = save_checkpoint(tmp_path / "o", unet(2), DiffusionConfig("mnist", labels, "UNet", "linear", 1000, 0.2), {}, "")
     with pytest.raises(ValueError, match="--uncond schedule='linear' is not allowed; allowed: --cond's 'cosine'"):
         main(["--cond", str(folders["c"]), "--uncond", str(other), "--out", str(tmp_path / "bad")])
+
+
+def test_training_tab_draws_a_joined_models_longer_run():
+    from diffusion.app.train_handlers import training_curve
+    cond, uncond = {"step": 32000, "loss": [[32000, 0.02]]}, {"step": 60000, "loss": [[60000, 0.018]]}
+    h, words = training_curve({"branches": {"cond": cond, "uncond": uncond}})
+    assert h is uncond and words == "uncond branch, 60,000 steps (cond branch 32,000)"
+    assert training_curve(cond) == (cond, "32000 steps") and training_curve(None) == ({}, "? steps")

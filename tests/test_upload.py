@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 from diffusion.hub import upload
 from diffusion.guided_sampler import GuidedSampler
 from diffusion.models.checkpoint import DiffusionConfig, load_checkpoint, save_checkpoint
+from diffusion.models.branches import BranchUNets
 from diffusion.models.mlp import PointDenoiser
 from diffusion.models.unet import UNet
 from diffusion.hub.upload import UploadError, load_uploaded, zip_checkpoint
@@ -77,6 +78,36 @@ def test_mnist_unet_zip_with_macos_junk(tmp_path):
     assert x.shape == (2, 1, 28, 28)
 
 
+def joined_folder(tmp_path):
+    cond = seeded(lambda: UNet(num_classes=2, channels=[4, 8, 8], emb_dim=8))
+    uncond = seeded(lambda: UNet(num_classes=2, channels=[4, 8, 8], emb_dim=8, extra_blocks=[0, 1, 0]))
+    config = DiffusionConfig("mnist", ["3", "7"], "BranchUNets", "cosine", 20, 0.1)
+    return save_checkpoint(tmp_path / "joined", BranchUNets.join(cond, uncond), config, {}, "# joined\n")
+
+
+def test_joined_checkpoint_round_trip(tmp_path):
+    """What `python -m diffusion.join` writes (the shipped MNIST model's form) comes back through an upload."""
+    folder = joined_folder(tmp_path)
+    ck = load_uploaded([zip_checkpoint(folder)], root=tmp_path)
+    assert type(ck.model).__name__ == "BranchUNets"
+    run = lambda c: GuidedSampler(c).sample("7", guidance=2, steps=3, sampler="ddim", n=2, seed=0).samples
+    assert torch.equal(run(ck), run(load_checkpoint(folder, "mnist")))
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda d: d.pop("uncond"), "config.json has keys ['cond']; allowed for BranchUNets: exactly ['cond', 'uncond']"),
+    (lambda d: d["uncond"].update(emb_dim=2),
+     "config.json uncond: emb_dim=2 is not allowed; allowed: an integer in 8..1024"),
+    (lambda d: d["cond"].update(num_classes=3), "config.json cond: num_classes=3 but diffusion.json names 2 labels"),
+])
+def test_rejected_joined_configs(tmp_path, change, needle):
+    folder = joined_folder(tmp_path)
+    edit_json("config.json", change)(folder)
+    with pytest.raises(UploadError) as e:
+        load_uploaded(files_of(folder))
+    assert str(e.value).startswith(needle)
+
+
 # -- rejections: each edit breaks one thing in a valid folder ------------------------------------
 def edit_json(name, change):
     def edit(folder):
@@ -124,6 +155,8 @@ REJECTIONS = [
     (int_tensor, "model.safetensors: inp.bias has dtype I64; allowed: F32, F16, BF16"),
     (edit_json("diffusion.json", lambda d: d.update(architecture="UNet")),
      "diffusion.json: architecture='UNet' does not fit world 'points'; allowed: PointDenoiser"),
+    (edit_json("diffusion.json", lambda d: d.update(architecture="BranchUNets")),
+     "diffusion.json: architecture='BranchUNets' does not fit world 'points'; allowed: PointDenoiser"),
     (edit_json("diffusion.json", lambda d: d.update(world="lenet")),
      "diffusion.json: world='lenet' is not allowed; allowed: points, mnist"),
     (edit_json("diffusion.json", lambda d: d.update(labels=["circle", "moons"])),

@@ -91,6 +91,19 @@ def remove_uploaded(paths) -> None:
                 path.parent.rmdir()
 
 
+
+def training_curve(history: dict | None) -> tuple[dict, str]:
+    """The history whose loss curve to draw and its step count in words. A joined checkpoint
+    (`python -m diffusion.join`) holds one history per branch: the longer run is drawn."""
+    h = history or {}
+    branches = h.get("branches")
+    if not (isinstance(branches, dict) and branches):
+        return h, f"{h.get('step', '?')} steps"
+    steps = {name: b.get("step", 0) for name, b in branches.items()}
+    name = max(steps, key=steps.get)
+    others = ", ".join(f"{n} branch {v:,}" for n, v in steps.items() if n != name)
+    return branches[name], f"{name} branch, {steps[name]:,} steps ({others})"
+
 class TrainHandlers:
     """The Train tab over the app's engine (where trained models are registered) and job manager."""
 
@@ -177,10 +190,9 @@ class TrainHandlers:
 
     def shipped_loss(self, world):
         """The training curve of the world's shipped model: what a visitor sees before training."""
-        ck = self.engine.models.get(world).checkpoint
-        h = ck.history or {}
+        h, steps = training_curve(self.engine.models.get(world).checkpoint.history)
         return loss_png(h.get("loss", []), h.get("val_loss", []),
-                        title=f"the shipped {get_world(world).title} model: {h.get('step', '?')} steps")
+                        title=f"the shipped {get_world(world).title} model: {steps}")
 
     def _own_job(self, session: str):
         job = self.jobs.current()

@@ -48,6 +48,9 @@ MODEL_ARGS = {
              "extra_blocks": (0, 2)}}
 LIST_ARGS = ("channels", "extra_blocks")  # 3 integers each, one per resolution
 OPTIONAL_ARGS = ("extra_blocks",)  # newer than the first checkpoints, so configs may lack it
+# A joined checkpoint (`python -m diffusion.join`): one model of the world's architecture per guidance branch,
+# config.json holding each branch's arguments under its name.
+JOINED = {"BranchUNets": ("UNet", ("cond", "uncond"))}
 # diffusion.json: DiffusionConfig's fields; the first three are required, the others have defaults.
 DIFFUSION_KEYS = tuple(f.name for f in fields(DiffusionConfig))
 DEFAULTS = {f.name: f.default for f in fields(DiffusionConfig)[3:]}
@@ -169,9 +172,10 @@ def check_diffusion(raw: dict) -> dict:
     if not isinstance(world, str) or world not in world_names():
         raise UploadError(f"diffusion.json: world={world!r} is not allowed; allowed: {', '.join(world_names())}")
     architecture = get_world(world).architecture
-    if raw["architecture"] != architecture:
+    allowed_archs = [architecture] + [name for name, (inner, _) in JOINED.items() if inner == architecture]
+    if raw["architecture"] not in allowed_archs:
         raise UploadError(f"diffusion.json: architecture={raw['architecture']!r} does not fit world "
-                          f"{world!r}; allowed: {architecture}")
+                          f"{world!r}; allowed: {', '.join(allowed_archs)}")
     labels, allowed = raw["labels"], get_world(world).labels
     if not isinstance(labels, list) or not all(isinstance(v, str) and v in allowed for v in labels) \
             or not 1 <= len(set(labels)) == len(labels):
@@ -185,26 +189,35 @@ def check_diffusion(raw: dict) -> dict:
     return raw
 
 
-def check_model_config(raw: dict, architecture: str, num_labels: int) -> dict:
-    """config.json: exactly the constructor's arguments, in range, num_classes == len(labels)."""
+def check_model_config(raw: dict, architecture: str, num_labels: int, where: str = "config.json") -> dict:
+    """config.json: exactly the constructor's arguments, in range, num_classes == len(labels); a joined
+    architecture's branches each checked as its inner architecture."""
+    if architecture in JOINED:
+        inner, branches = JOINED[architecture]
+        if set(raw) != set(branches) or not all(isinstance(raw[b], dict) for b in branches):
+            raise UploadError(f"{where} has keys {sorted(raw)}; allowed for {architecture}: exactly "
+                              f"{sorted(branches)}, each an object of {inner} arguments")
+        for b in branches:
+            check_model_config(raw[b], inner, num_labels, f"{where} {b}")
+        return raw
     spec = MODEL_ARGS[architecture]
     required = set(spec) - set(OPTIONAL_ARGS)
     if not required <= set(raw) <= set(spec):
         optional = sorted(set(spec) & set(OPTIONAL_ARGS))
-        raise UploadError(f"config.json has keys {sorted(raw)}; allowed for {architecture}: "
+        raise UploadError(f"{where} has keys {sorted(raw)}; allowed for {architecture}: "
                           f"exactly {sorted(required)}" + (f", optionally {optional}" if optional else ""))
     for key, value in raw.items():
         lo, hi = spec[key]
         if key in LIST_ARGS:
             if not isinstance(value, list) or len(value) != 3:
-                raise UploadError(f"config.json: {key}={value!r} is not allowed; allowed: "
+                raise UploadError(f"{where}: {key}={value!r} is not allowed; allowed: "
                                   f"3 integers in {lo}..{hi}")
             for v in value:
-                _number("config.json", key, v, lo, hi)
+                _number(where, key, v, lo, hi)
         else:
-            _number("config.json", key, value, lo, hi, integer=key != "dropout")
+            _number(where, key, value, lo, hi, integer=key != "dropout")
     if raw["num_classes"] != num_labels:
-        raise UploadError(f"config.json: num_classes={raw['num_classes']} but diffusion.json names "
+        raise UploadError(f"{where}: num_classes={raw['num_classes']} but diffusion.json names "
                           f"{num_labels} labels; they must be equal")
     return raw
 
