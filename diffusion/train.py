@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from .inputs import Param, Parser, SEED, run
 from .training.grow import init_from
@@ -30,6 +31,17 @@ STF = Param("stf-reference", int, 0, 100_000,
 T_BAND = Param("t-band", float, 0.0, 1000.0, help="one number of LO HI WEIGHT")
 WIDTH = Param("width", int, 8, 1024, help="MLP width (vector worlds)")
 DEPTH = Param("depth", int, 1, 12, help="residual blocks (vector worlds)")
+
+
+def check_out(out: str, trainer: Trainer) -> None:
+    """Training saves into --out as it goes: a checkpoint of another architecture there (the shipped MNIST
+    model is two U-Nets joined by `python -m diffusion.join`) is not this run's to overwrite."""
+    path, config = Path(out) / "diffusion.json", trainer.task.diffusion_config()
+    held = json.loads(path.read_text()).get("architecture") if path.is_file() else None
+    if config is not None and held is not None and held != config.architecture:
+        raise ValueError(f"--out={out} holds a {held} checkpoint, which training a {config.architecture} would "
+                         f"overwrite; allowed: an --out without one (e.g. runs/{Path(out).name}; "
+                         f"`python -m diffusion.join` makes a {held} from two runs)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(make_task(config), config)
     if not args.fresh and trainer.resume(config.out):
         print(f"resuming {config.out} at step {trainer.step} of {config.steps}", file=sys.stderr)
-    elif args.init_from is not None:
-        init_from(trainer, args.init_from)
-        print(f"growing {args.init_from} (step {trainer.step}) into {config.out}", file=sys.stderr)
+    else:
+        check_out(config.out, trainer)
+        if args.init_from is not None:
+            init_from(trainer, args.init_from)
+            print(f"growing {args.init_from} (step {trainer.step}) into {config.out}", file=sys.stderr)
     if trainer.step >= config.steps:
         print(f"{config.out} is already trained to {trainer.step} steps (use --steps or --fresh)",
               file=sys.stderr)

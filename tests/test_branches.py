@@ -98,3 +98,20 @@ def test_training_tab_draws_a_joined_models_longer_run():
     h, words = training_curve({"branches": {"cond": cond, "uncond": uncond}})
     assert h is uncond and words == "uncond branch, 60,000 steps (cond branch 32,000)"
     assert training_curve(cond) == (cond, "32000 steps") and training_curve(None) == ({}, "? steps")
+
+
+def test_training_does_not_overwrite_a_joined_checkpoint(tmp_path, capsys):
+    """`python -m diffusion.train mnist` saves into checkpoints/mnist by default, where the joined pair is shipped."""
+    import json
+
+    from diffusion.inputs import run
+    from diffusion.train import main
+    out = tmp_path / "pair"
+    out.mkdir()
+    (out / "diffusion.json").write_text(json.dumps({"world": "points", "labels": ["spiral"], "architecture": "BranchUNets"}))
+    assert run(main, ["points", "--out", str(out), "--steps", "1", "--threads", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"--out={out} holds a BranchUNets checkpoint, which training a PointDenoiser would overwrite; "
+                        f"allowed: an --out without one (e.g. runs/pair; `python -m diffusion.join` makes a "
+                        f"BranchUNets from two runs)") and "\n" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["diffusion.json"]
