@@ -14,8 +14,10 @@ from .inputs import Parser, run
 from .models.branches import BranchUNets
 from .models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .hub.card import EVAL_BEGIN, EVAL_END, FRONT_MATTER
+from .hub.upload import JOINED
 from .worlds import get_world
 
+BRANCH_ARCHITECTURE = JOINED[BranchUNets.__name__][0]  # one source with what an upload accepts
 INTRO = ("Classifier-free guidance's two branches as two U-Nets, joined by `python -m diffusion.join`: the rows of "
          "a digit's label go to the conditional U-Net, the empty label's to the unconditional one, so each branch "
          "has its own weights while a guided step is still one call with both in one batch, and a row costs one "
@@ -33,8 +35,9 @@ def branch_section(heading: str, card: str) -> str:
 
 def check_pair(cond: Checkpoint, uncond: Checkpoint) -> None:
     for name, ck in (("cond", cond), ("uncond", uncond)):
-        if ck.config.architecture != "UNet":
-            raise ValueError(f"--{name} architecture={ck.config.architecture!r} is not allowed; allowed: UNet")
+        if ck.config.architecture != BRANCH_ARCHITECTURE:
+            raise ValueError(f"--{name} architecture={ck.config.architecture!r} is not allowed; allowed: "
+                             f"{BRANCH_ARCHITECTURE}")
     for key in ("world", "labels", "schedule", "timesteps"):
         a, b = getattr(cond.config, key), getattr(uncond.config, key)
         if a != b:

@@ -91,7 +91,6 @@ def remove_uploaded(paths) -> None:
                 path.parent.rmdir()
 
 
-
 def training_curve(history: dict | None) -> tuple[dict, str]:
     """The history whose loss curve to draw and its step count in words. A joined checkpoint
     (`python -m diffusion.join`) holds one history per branch: the longer run is drawn."""
@@ -103,6 +102,7 @@ def training_curve(history: dict | None) -> tuple[dict, str]:
     name = max(steps, key=steps.get)
     others = ", ".join(f"{n} branch {v:,}" for n, v in steps.items() if n != name)
     return branches[name], f"{name} branch, {steps[name]:,} steps ({others})"
+
 
 class TrainHandlers:
     """The Train tab over the app's engine (where trained models are registered) and job manager."""

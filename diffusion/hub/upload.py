@@ -49,7 +49,7 @@ MODEL_ARGS = {
 LIST_ARGS = ("channels", "extra_blocks")  # 3 integers each, one per resolution
 OPTIONAL_ARGS = ("extra_blocks",)  # newer than the first checkpoints, so configs may lack it
 # A joined checkpoint (`python -m diffusion.join`): one model of the world's architecture per guidance branch,
-# config.json holding each branch's arguments under its name.
+# config.json holding each branch's arguments under its name (join.check_pair reads the branch architecture here).
 JOINED = {"BranchUNets": ("UNet", ("cond", "uncond"))}
 # diffusion.json: DiffusionConfig's fields; the first three are required, the others have defaults.
 DIFFUSION_KEYS = tuple(f.name for f in fields(DiffusionConfig))
