@@ -4,9 +4,9 @@ label and from `uncond` for the empty-set label (y = num_classes).
 One network trained with label dropout serves both branches, and they compete for its weights: on MNIST the
 dropout that made the unconditional digits good (0.8) held the conditional ones back, and the reverse (the
 record is in the shipped pair's card, checkpoints/mnist/README.md). Here each branch has its own, while a row
-still costs one U-Net and a guided step is still one call with the cond and uncond rows in one batch. Each U-Net is trained as usual, with
-whatever label dropout suits its branch (measured best so far: 0.5 for `cond`, 0.8 for `uncond`), and
-`python -m diffusion.join` puts them together.
+still costs one U-Net and a guided step is still one call with the cond and uncond rows in one batch. Each U-Net
+is trained as usual, with whatever label dropout suits its branch (measured best so far: 0.5 for `cond`, 0.8 for
+`uncond`), and `python -m diffusion.join` puts them together.
 
 The embed/trunk split (`layers.ConditionedDenoiser`) is kept: `embed` returns, ahead of both U-Nets'
 embeddings, a column that marks the empty-label rows, so a sampler's per-run embedding grid carries the
